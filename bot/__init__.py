@@ -1,0 +1,1 @@
+"""Admissions helpline assistant: the Rasa project and its plain-Python logic."""

@@ -1,0 +1,187 @@
+"""Loads the facility profile and turns it into the phrases replies are filled with.
+
+Pure Python (no Rasa import) so it is tested as plain functions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")))
+
+
+class FacilityProfileError(ValueError):
+    """The profile file is missing something a reply needs."""
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    opens: dt.time
+    closes: dt.time
+
+
+@dataclass(frozen=True)
+class FacilityProfile:
+    name: str
+    helpline_phone: str
+    timezone: str
+    timezone_label: str
+    admissions_hours: dict[str, OpeningHours]
+    address: str
+    hours_per_week: str
+    days_per_week: str
+    session_options: str
+    typical_length: str
+    accepted_insurers: tuple[str, ...]
+    self_pay_range: str
+    telehealth: bool
+    detox_on_site: bool
+    medication_treatment: bool
+    specialty_tracks: tuple[str, ...]
+
+    def is_admissions_open(self, now: dt.datetime) -> bool:
+        """True when a counselor is on shift at `now` (any tz-aware datetime)."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        hours = self.admissions_hours.get(WEEKDAYS[local.weekday()])
+        return hours is not None and hours.opens <= local.time() < hours.closes
+
+    def hours_summary(self) -> str:
+        """Short, speakable summary such as 'Mon-Thu 8am-8pm, Sat 9am-1pm Central time'."""
+        groups: list[tuple[str, str, OpeningHours]] = []
+        for day in WEEKDAYS:
+            hours = self.admissions_hours.get(day)
+            if hours is None:
+                continue
+            if groups and groups[-1][2] == hours and _next_day(groups[-1][1]) == day:
+                groups[-1] = (groups[-1][0], day, hours)
+            else:
+                groups.append((day, day, hours))
+        parts = []
+        for first, last, hours in groups:
+            days = _DAY_LABELS[first] if first == last else f"{_DAY_LABELS[first]}-{_DAY_LABELS[last]}"
+            parts.append(f"{days} {_clock(hours.opens)}-{_clock(hours.closes)}")
+        return f"{', '.join(parts)} {self.timezone_label}" if parts else "by appointment"
+
+    def reply_slots(self) -> dict[str, str]:
+        """Values for the `{facility_*}` placeholders in the domain's responses."""
+        return {
+            "facility_name": self.name,
+            "facility_phone": self.helpline_phone,
+            "facility_hours": self.hours_summary(),
+            "facility_address": self.address,
+            "facility_hours_per_week": self.hours_per_week,
+            "facility_days_per_week": self.days_per_week,
+            "facility_session_options": self.session_options,
+            "facility_program_length": self.typical_length,
+            "facility_insurers": join_words(self.accepted_insurers) or "a range of plans",
+            "facility_self_pay": self.self_pay_range,
+            "facility_telehealth_note": (
+                "Yes, we offer IOP sessions by secure video for people who qualify, "
+                "as well as in person."
+                if self.telehealth
+                else "Our IOP sessions are in person; we don't offer them by video right now."
+            ),
+            "facility_detox_note": (
+                "We offer medically supervised detox here before IOP starts."
+                if self.detox_on_site
+                else "We don't provide detox on site, but a counselor can help you arrange it first."
+            ),
+            "facility_medication_note": (
+                "Our program can include medication for addiction treatment, "
+                "prescribed and managed by our medical staff."
+                if self.medication_treatment
+                else "We don't prescribe here, but we work alongside your own prescriber."
+            ),
+            "facility_tracks": join_words(self.specialty_tracks) or "general adult groups",
+        }
+
+
+def join_words(items: tuple[str, ...] | list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = [item for item in items if item]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _next_day(day: str) -> str | None:
+    index = WEEKDAYS.index(day)
+    return WEEKDAYS[index + 1] if index + 1 < len(WEEKDAYS) else None
+
+
+def _clock(time: dt.time) -> str:
+    hour = time.hour % 12 or 12
+    suffix = "am" if time.hour < 12 else "pm"
+    return f"{hour}{suffix}" if time.minute == 0 else f"{hour}:{time.minute:02d}{suffix}"
+
+
+def _parse_hours(raw: str, day: str) -> OpeningHours:
+    try:
+        opens, closes = (dt.time.fromisoformat(part.strip()) for part in str(raw).split("-"))
+    except ValueError as error:
+        raise FacilityProfileError(
+            f"admissions.hours.{day} must look like '08:00-20:00', got {raw!r}"
+        ) from error
+    if closes <= opens:
+        raise FacilityProfileError(f"admissions.hours.{day} closes before it opens")
+    return OpeningHours(opens, closes)
+
+
+def _require(mapping: dict, key: str, where: str = "") -> object:
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    if value is None or value == "":
+        raise FacilityProfileError(f"facility profile is missing {where}{key}")
+    return value
+
+
+def parse_profile(data: dict) -> FacilityProfile:
+    admissions = _require(data, "admissions")
+    program = _require(data, "program")
+    insurance = _require(data, "insurance")
+    timezone = str(_require(admissions, "timezone", "admissions."))
+    try:
+        ZoneInfo(timezone)
+    except Exception as error:  # ZoneInfoNotFoundError or a malformed key
+        raise FacilityProfileError(f"unknown time zone {timezone!r}") from error
+    raw_hours = admissions.get("hours") or {}
+    unknown_days = set(raw_hours) - set(WEEKDAYS)
+    if unknown_days:
+        raise FacilityProfileError(f"unknown days in admissions.hours: {sorted(unknown_days)}")
+    return FacilityProfile(
+        name=str(_require(data, "name")),
+        helpline_phone=str(_require(data, "helpline_phone")),
+        timezone=timezone,
+        timezone_label=str(admissions.get("timezone_label") or timezone),
+        admissions_hours={day: _parse_hours(raw, day) for day, raw in raw_hours.items()},
+        address=str(_require(data, "address")),
+        hours_per_week=str(_require(program, "hours_per_week", "program.")),
+        days_per_week=str(_require(program, "days_per_week", "program.")),
+        session_options=str(_require(program, "session_options", "program.")),
+        typical_length=str(_require(program, "typical_length", "program.")),
+        accepted_insurers=tuple(str(i) for i in insurance.get("accepted") or ()),
+        self_pay_range=str(_require(insurance, "self_pay_range", "insurance.")),
+        telehealth=bool(data.get("telehealth", False)),
+        detox_on_site=bool(data.get("detox_on_site", False)),
+        medication_treatment=bool(data.get("medication_treatment", False)),
+        specialty_tracks=tuple(str(t) for t in data.get("specialty_tracks") or ()),
+    )
+
+
+def load_profile(path: Path) -> FacilityProfile:
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise FacilityProfileError(f"{path} must hold a mapping of settings")
+    return parse_profile(data)
+
+
+@lru_cache(maxsize=4)
+def cached_profile(path: Path) -> FacilityProfile:
+    """The profile is read once per process; restart the action server after editing it."""
+    return load_profile(path)

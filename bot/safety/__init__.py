@@ -1,0 +1,1 @@
+"""Safety mechanisms that must not depend on the trained classifier."""
