@@ -1,0 +1,75 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+RASA        := $(VENV)/bin/rasa
+STAMP       := $(VENV)/.installed
+MODEL       := models/assistant.tar.gz
+TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data -name '*.yml' 2>/dev/null) \
+                $(shell find bot/nlu bot/policies bot/safety -name '*.py' 2>/dev/null)
+RASA_PATHS  := --domain bot/domain --data bot/data --config config.yml
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+# Two cores: one TensorFlow op at a time, each using both cores.
+export TF_INTER_OP_PARALLELISM_THREADS := 1
+export TF_INTRA_OP_PARALLELISM_THREADS := 2
+
+.PHONY: help install train run chat test validate unit conversations nlu-report bench clean
+
+help:
+	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
+	@echo "make test         validate data, unit tests, train if needed, conversation tests"
+	@echo "make chat         talk to the assistant in this terminal (needs 'make run' elsewhere)"
+	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
+	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
+
+$(STAMP): pyproject.toml
+	@PYTHON310=$$(scripts/find_python310.sh) && \
+	  { [ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
+	    || { echo "Creating $(VENV) with $$PYTHON310"; rm -rf $(VENV); $$PYTHON310 -m venv $(VENV); }; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+
+# Retrains only when the model is missing or older than the data, domain or config;
+# `rasa train` itself also skips parts whose inputs did not change.
+$(MODEL): $(STAMP) $(TRAIN_INPUTS)
+	$(RASA) train $(RASA_PATHS) --out models --fixed-model-name assistant
+	@touch $@
+
+train: $(MODEL)
+
+run: $(MODEL)
+	$(PY) -m scripts.serve
+
+chat: $(STAMP)
+	$(PY) -m scripts.chat
+
+validate: $(STAMP)
+	$(RASA) data validate $(RASA_PATHS)
+
+unit: $(STAMP)
+	$(PY) -m pytest -m "not stack" -q
+
+conversations: $(MODEL)
+	$(RASA) test core --model $(MODEL) --stories tests/conversations \
+	  --fail-on-prediction-errors --out results/conversations
+	$(PY) -m pytest -m stack -q
+
+test: validate unit conversations
+
+nlu-report: $(STAMP)
+	$(PY) -m scripts.nlu_report
+
+bench: $(MODEL)
+	$(PY) -m scripts.bench
+
+clean:
+	rm -rf results var bench-results

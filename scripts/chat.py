@@ -1,0 +1,55 @@
+"""`make chat`: a conversation in the terminal over the REST channel.
+
+Uses the server `make run` started; if none is answering, starts one for this chat.
+"""
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+from bot.settings import load_settings
+from scripts.rest_client import send, texts
+from scripts.stack import Stack
+
+
+def _is_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def main() -> int:
+    settings = load_settings()
+    stack = Stack(settings)
+    started_here = False
+    if not _is_up(f"{stack.rasa_url}/"):
+        print("No assistant is running; starting one for this chat (about a minute)...")
+        stack.start()
+        started_here = True
+    sender = f"terminal-{uuid.uuid4().hex[:8]}"
+    print("Type a message and press Enter. Ctrl-D or /quit to leave.\n")
+    try:
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                break
+            if line.strip() == "/quit":
+                break
+            for text in texts(send(stack.rasa_url, sender, line)):
+                print(f"bot> {text}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if started_here:
+            stack.stop()
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

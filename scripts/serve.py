@@ -1,0 +1,49 @@
+"""`make run`: serves the assistant in the foreground until Ctrl-C or SIGTERM."""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from bot.settings import load_settings
+from scripts.stack import Stack
+
+
+def main() -> int:
+    settings = load_settings()
+    stack = Stack(settings)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(f"Starting the assistant (Rasa on port {settings.rasa_port}, "
+          f"actions on port {settings.actions_port}); this takes about a minute...", flush=True)
+    stack.start()
+    token_hint = " (HTTP API needs ?token=$RASA_API_TOKEN)" if settings.rasa_api_token else ""
+    print(
+        "\nThe assistant is ready. Talk to it over the REST channel:\n"
+        f"  curl -s -X POST {stack.rasa_url}/webhooks/rest/webhook \\\n"
+        "       -H 'Content-Type: application/json' \\\n"
+        "       -d '{\"sender\": \"me\", \"message\": \"hi\"}'\n"
+        f"or run `make chat` in another terminal. HTTP API: {stack.rasa_url}{token_hint}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    try:
+        while not stopping and not stack.any_exited():
+            time.sleep(0.5)
+    finally:
+        print("Stopping the assistant...", flush=True)
+        stack.stop()
+    if not stopping:
+        print("A server process exited unexpectedly; see the log above.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Starts and stops the assistant's two processes (Rasa server and action server).
+
+Shared by `make run`, the end-to-end tests and the benchmark, so all three run the
+assistant exactly the same way.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, Settings
+
+MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
+VENV_BIN = Path(sys.executable).parent
+
+# TensorFlow would otherwise size its thread pools to the machine and fight the event loop
+# for the 2 cores: one op at a time, each op using both cores.
+TENSORFLOW_THREADS = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "2"}
+
+
+def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(TENSORFLOW_THREADS)
+    env.update(
+        {
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "ACTIONS_PORT": str(settings.actions_port),
+            "TRACKER_DB": str(settings.var_dir / "tracker.db"),
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def wait_until_up(url: str, timeout_s: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    model_path: Path = MODEL_PATH
+    log_path: Path | None = None
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    def start(self, timeout_s: float = 240) -> "Stack":
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"no trained model at {self.model_path}; run `make train`")
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        env = stack_environment(self.settings)
+        output = open(self.log_path, "ab") if self.log_path else None
+        actions = subprocess.Popen(
+            [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions",
+             "--port", str(self.settings.actions_port)],
+            cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
+        )
+        self.processes.append(actions)
+        command = [
+            str(VENV_BIN / "rasa"), "run", "--model", str(self.model_path),
+            "--port", str(self.settings.rasa_port), "--enable-api",
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ]
+        if self.settings.rasa_api_token:
+            command += ["--auth-token", self.settings.rasa_api_token]
+        if os.environ.get("CORS_ORIGINS"):
+            command += ["--cors", *os.environ["CORS_ORIGINS"].split(",")]
+        rasa = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env,
+            stdout=output, stderr=subprocess.STDOUT if output else None,
+        )
+        self.processes.append(rasa)
+        try:
+            wait_until_up(f"http://127.0.0.1:{self.settings.actions_port}/health", timeout_s, actions)
+            wait_until_up(f"{self.rasa_url}/", timeout_s, rasa)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, grace_s: float = 15) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def any_exited(self) -> bool:
+        return any(process.poll() is not None for process in self.processes)
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

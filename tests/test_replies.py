@@ -1,0 +1,99 @@
+"""Every reply, filled from the facility profile, fits an SMS, is honest, and offers a next step."""
+import re
+import string
+
+import pytest
+
+SMS_LIMIT = 320
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# Words that would promise coverage, an outcome or a diagnosis.
+PROMISES = re.compile(
+    r"\b(guarantee\w*|will be covered|is covered|fully covered|cure[sd]?|100%|diagnos\w*|you have an? \w+ disorder)\b",
+    re.IGNORECASE,
+)
+# Values the fallback action passes at run time rather than from the profile.
+RUNTIME_VALUES = {"suggested_topics": "cost, insurance or the weekly schedule"}
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    return string.Formatter().vformat(text, (), values)
+
+
+def _all_texts(responses):
+    for name, variants in responses.items():
+        for variant in variants:
+            yield name, variant["text"]
+
+
+def test_every_placeholder_is_a_profile_value_or_runtime_value(responses, profile):
+    known = set(profile.reply_slots()) | set(RUNTIME_VALUES)
+    for name, text in _all_texts(responses):
+        assert set(PLACEHOLDER.findall(text)) <= known, name
+
+
+def test_every_reply_fits_one_sms_once_filled(responses, profile):
+    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    too_long = {
+        name: len(_fill(text, values))
+        for name, text in _all_texts(responses)
+        if len(_fill(text, values)) > SMS_LIMIT
+    }
+    assert too_long == {}
+
+
+def test_no_reply_promises_coverage_outcome_or_diagnosis(responses, profile):
+    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    for name, text in _all_texts(responses):
+        assert not PROMISES.search(_fill(text, values)), name
+
+
+def test_every_faq_answer_offers_a_counselor(responses):
+    for name, text in _all_texts(responses):
+        if name.startswith("utter_faq/"):
+            assert "counselor" in text.lower(), name
+
+
+def test_replies_read_well_aloud(responses, profile):
+    # No links, markdown or emoji: the same text is spoken on the phone line.
+    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    for name, text in _all_texts(responses):
+        assert not re.search(r"https?://|[*_#`\[\]]|[\U0001F300-\U0001FAFF]", _fill(text, values)), name
+
+
+def test_center_facts_come_only_from_the_profile(responses, profile):
+    center_facts = [
+        profile.name, profile.helpline_phone, profile.address, profile.self_pay_range,
+        *profile.accepted_insurers,
+    ]
+    for name, text in _all_texts(responses):
+        for fact in center_facts:
+            assert fact not in text, f"{name} hard-codes {fact!r}"
+
+
+def test_crisis_reply_gives_911_988_and_samhsa(responses):
+    text = responses["utter_crisis"][0]["text"]
+    assert "911" in text and "988" in text and "1-800-662-4357" in text
+    assert "text 988" in text
+
+
+def test_disclosure_says_automated_and_how_to_reach_a_person(responses, profile):
+    text = _fill(responses["utter_disclosure"][0]["text"], profile.reply_slots())
+    assert "automated" in text and "not a person" in text
+    assert profile.helpline_phone in text and "counselor" in text
+
+
+@pytest.mark.parametrize(
+    "topic, fact",
+    [
+        ("cost", "self_pay_range"), ("schedule", "hours_per_week"), ("duration", "typical_length"),
+        ("location_hours", "address"), ("telehealth", None), ("insurance", None),
+    ],
+)
+def test_center_specific_answers_use_the_profile(topic, fact, responses, profile):
+    text = _fill(responses[f"utter_faq/{topic}"][0]["text"], profile.reply_slots())
+    if fact:
+        assert getattr(profile, fact) in text
+    if topic == "insurance":
+        assert all(insurer in text for insurer in profile.accepted_insurers)
+    if topic == "telehealth":
+        assert "video" in text

@@ -1,0 +1,179 @@
+"""End-to-end: the real Rasa server and action server, spoken to over the REST channel."""
+from __future__ import annotations
+
+import json
+import string
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts.rest_client import send, texts
+from tests.stack_helpers import API_TOKEN, throwaway_stack
+
+pytestmark = pytest.mark.stack
+
+PHRASINGS = yaml.safe_load(
+    (Path(__file__).parent / "data" / "crisis_phrasings.yml").read_text(encoding="utf-8")
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("stack")
+    with throwaway_stack(workdir) as running:
+        yield running
+
+
+@pytest.fixture
+def talk(stack):
+    """A fresh conversation: each call sends one message and returns the reply texts."""
+    sender = f"test-{uuid.uuid4().hex}"
+    return lambda text: texts(send(stack.rasa_url, sender, text))
+
+
+@pytest.fixture(scope="module")
+def filled(responses, profile):
+    values = profile.reply_slots()
+    return lambda name, **extra: string.Formatter().vformat(
+        responses[name][0]["text"], (), {**values, **extra}
+    )
+
+
+def _is_crisis_reply(replies: list[str]) -> bool:
+    return any("988" in reply and "911" in reply and "1-800-662-4357" in reply for reply in replies)
+
+
+def test_first_reply_says_it_is_automated_and_how_to_reach_a_person(talk, filled):
+    replies = talk("hi")
+    assert replies[0] == filled("utter_disclosure")
+    assert replies[1] == filled("utter_greet")
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("what is an intensive outpatient program?", "what_is_iop"),
+        ("what do you actually do in the groups", "what_happens"),
+        ("how many weeks does the program last", "duration"),
+        ("do you have evening groups? i work days", "schedule"),
+        ("how much does it cost", "cost"),
+        ("do u take bcbs", "insurance"),
+        ("does my husband need detox before starting", "detox"),
+        ("is iop right for my son", "eligibility"),
+        ("what's the difference between php and iop", "levels_of_care"),
+        ("how can I help my wife, she won't admit she has a problem", "family"),
+        ("I have depression and I drink, can you treat both?", "co_occurring"),
+        ("can I do it online from home", "telehealth"),
+        ("will my employer find out", "confidentiality"),
+        ("can I stay on suboxone", "medication"),
+        ("what happens when I finish the program", "aftercare"),
+        ("does iop actually work", "effectiveness"),
+        ("where are you located", "location_hours"),
+        ("do I have to go to AA meetings", "support_groups"),
+    ],
+)
+def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, filled, question, topic):
+    replies = talk(question)
+    assert replies[-1] == filled(f"utter_faq/{topic}")
+    assert "{" not in replies[-1]
+
+
+@pytest.mark.parametrize("message", PHRASINGS["escalate"])
+def test_crisis_in_the_first_turn_gets_911_and_988(talk, message):
+    assert _is_crisis_reply(talk(message))
+
+
+@pytest.mark.parametrize("message", PHRASINGS["escalate"][::6])
+def test_crisis_mid_conversation_gets_911_and_988(talk, message):
+    talk("how much does it cost")
+    talk("asdf qwerty")  # half-way up the fallback ladder
+    assert _is_crisis_reply(talk(message))
+    # ...and the conversation carries on normally afterwards.
+    assert not _is_crisis_reply(talk("do you take aetna"))
+
+
+@pytest.mark.parametrize("message", PHRASINGS["do_not_escalate"])
+def test_hard_topics_get_a_normal_reply(talk, message):
+    replies = talk(message)
+    assert replies and not _is_crisis_reply(replies)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "     ",
+        "\U0001F62D\U0001F62D\U0001F62D",
+        "I need help for my son " * 220,  # about 5,000 characters
+        "x" * 5000,
+        "hola, necesito ayuda para mi hijo",
+        "<script>alert('hi')</script><img src=x onerror=alert(1)>",
+        "'; DROP TABLE conversations; --",
+        "\u0000\u202e\ufeff",
+    ],
+)
+def test_bad_input_gets_a_polite_reply(talk, message):
+    replies = talk(message)
+    assert replies[0].startswith("Hi, I'm the automated assistant")
+    assert len(replies) >= 2 and all(reply.strip() for reply in replies)
+    assert not _is_crisis_reply(replies)
+
+
+def test_empty_message_is_told_no_words_arrived(talk, filled):
+    assert talk("")[-1] == filled("utter_empty_message")
+
+
+def test_fallback_ladder_clarifies_then_offers_a_counselor(talk, filled):
+    talk("hi")
+    first = talk("blorp zint vackle")
+    assert first[-1].startswith("Sorry, I'm not sure I understood")
+    second = talk("what's the capital of france")
+    assert second[-1] == filled("utter_offer_counselor_after_misses")
+    # Understood again: the ladder resets.
+    assert talk("how much does it cost")[-1] == filled("utter_faq/cost")
+    assert talk("tell me a joke")[-1].startswith("Sorry, I'm not sure I understood")
+
+
+def test_asking_for_a_person_gets_the_helpline(talk, profile):
+    reply = talk("can I talk to a real person")[-1]
+    assert profile.helpline_phone in reply
+    assert reply.startswith(("Admissions is open now", "Admissions is closed right now"))
+
+
+def test_saying_yes_after_an_answer_accepts_the_counselor_offer(talk, profile):
+    talk("do you take medicaid")
+    assert profile.helpline_phone in talk("yes please")[-1]
+
+
+def test_http_api_requires_the_token_but_the_rest_channel_does_not(stack, talk):
+    talk("hi")
+    url = f"{stack.rasa_url}/conversations/anyone/tracker"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{url}?token={API_TOKEN}", timeout=10) as allowed:
+        assert allowed.status == 200
+
+
+def test_malformed_webhook_body_gets_a_client_error_not_a_crash(stack):
+    request = urllib.request.Request(
+        f"{stack.rasa_url}/webhooks/rest/webhook", data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as rejected:
+        urllib.request.urlopen(request, timeout=10)
+    assert 400 <= rejected.value.code < 500
+
+
+def test_message_text_never_reaches_the_logs(stack, talk):
+    secret_name, secret_phone = "Zebediah Quuxworth", "312-555-0199"
+    talk(f"hi my name is {secret_name}, call me at {secret_phone} about the cost")
+    talk("I want to kill myself")  # the crisis path logs too: only the category
+    log = stack.log_path.read_text(encoding="utf-8", errors="replace")
+    assert "crisis safety net matched" in log  # the log is really being written
+    for secret in (secret_name, secret_phone, "kill myself"):
+        assert secret not in log

@@ -1,0 +1,18 @@
+"""The crisis reply does not depend on the action server being up."""
+import uuid
+
+import pytest
+
+from scripts.rest_client import send, texts
+from tests.stack_helpers import throwaway_stack
+
+pytestmark = pytest.mark.stack
+
+
+def test_crisis_is_answered_even_when_the_action_server_is_down(tmp_path):
+    with throwaway_stack(tmp_path) as stack:
+        action_server = stack.processes[0]
+        action_server.terminate()
+        action_server.wait(timeout=30)
+        replies = texts(send(stack.rasa_url, f"test-{uuid.uuid4().hex}", "my friend isn't breathing"))
+        assert any("911" in reply and "988" in reply for reply in replies)
