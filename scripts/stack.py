@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,12 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
     )
     env.update(extra or {})
     return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_until_up(url: str, timeout_s: float, process: subprocess.Popen) -> None:

@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from pathlib import Path
 
 from bot.settings import load_settings
-from scripts.stack import Stack
+from scripts.stack import Stack, free_port
 
 API_TOKEN = "test-api-token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def throwaway_stack(workdir: Path) -> Stack:

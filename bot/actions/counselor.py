@@ -11,6 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.facility_context import current_profile
 
 
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class ActionConnectCounselor(Action):
     def name(self) -> str:
         return "action_connect_counselor"
@@ -19,7 +23,7 @@ class ActionConnectCounselor(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         profile = current_profile()
-        is_open = profile.is_admissions_open(dt.datetime.now(dt.timezone.utc))
+        is_open = profile.is_admissions_open(utc_now())
         dispatcher.utter_message(
             response="utter_counselor_open" if is_open else "utter_counselor_closed",
             **profile.reply_slots(),

@@ -1,0 +1,170 @@
+"""`make bench`: latency, throughput and memory of the assistant against a minimal Rasa bot.
+
+Starts the real stack, drives scripted conversations over the REST channel at concurrency 1
+and 10, then does the same to a tiny `rasa init` assistant (the baseline), so the cost of
+our pipeline shows as a ratio on whatever this machine is doing at the time.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT, load_settings
+from scripts.rest_client import send
+from scripts.stack import VENV_BIN, Stack, free_port, stack_environment, wait_until_up
+
+RESULTS_DIR = PROJECT_ROOT / "bench-results"
+BASELINE_DIR = RESULTS_DIR / "baseline"
+
+# One conversation each: a worried parent's questions, an unclear message, a yes, a goodbye.
+ASSISTANT_CONVERSATION = [
+    "hi", "what is iop", "how much does it cost", "do you take aetna",
+    "asdf qwerty", "is there an evening group", "yes", "thanks, bye",
+]
+BASELINE_CONVERSATION = [
+    "hi", "I am sad", "no", "I am great", "are you a bot?", "hello", "yes", "bye",
+]
+P95_TARGET_MS = 150
+THROUGHPUT_RATIO_TARGET = 0.8
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _drive(base_url: str, conversation: list[str], concurrency: int, per_worker: int) -> dict:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def worker() -> None:
+        nonlocal failures
+        for _ in range(per_worker):
+            sender = f"bench-{uuid.uuid4().hex}"
+            for text in conversation:
+                started = time.perf_counter()
+                try:
+                    replies = send(base_url, sender, text, timeout_s=60)
+                    ok = bool(replies)
+                except Exception:
+                    ok = False
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    failures += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def percentile(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+    return {
+        "concurrency": concurrency, "messages": len(latencies), "failures": failures,
+        "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
+        "mean_ms": statistics.fmean(latencies) * 1000, "messages_per_s": len(latencies) / wall,
+    }
+
+
+def _measure(name: str, base_url: str, conversation: list[str], pid: int, scale: int) -> list[dict]:
+    _drive(base_url, conversation, concurrency=2, per_worker=2)  # warm up caches and TF graphs
+    rows = []
+    for concurrency, per_worker in ((1, 3 * scale), (10, scale)):
+        row = _drive(base_url, conversation, concurrency, per_worker)
+        row["system"] = name
+        rows.append(row)
+    for row in rows:
+        row["rasa_peak_rss_mb"] = _peak_rss_mb(pid)
+    return rows
+
+
+def _ensure_baseline(env: dict[str, str]) -> Path:
+    models = sorted(BASELINE_DIR.glob("models/*.tar.gz"))
+    if models:
+        return models[-1]
+    print("Generating and training the baseline (`rasa init`, about 2 minutes)...", flush=True)
+    BASELINE_DIR.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)],
+        cwd=BASELINE_DIR, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return sorted(BASELINE_DIR.glob("models/*.tar.gz"))[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=int, default=4,
+                        help="conversations per worker at concurrency 10 (x3 at concurrency 1)")
+    args = parser.parse_args()
+    RESULTS_DIR.mkdir(exist_ok=True)
+    settings = dataclasses.replace(
+        load_settings(), rasa_port=free_port(), actions_port=free_port(),
+        var_dir=RESULTS_DIR / "var",
+    )
+    env = stack_environment(settings)
+    baseline_model = _ensure_baseline(env)
+
+    rows: list[dict] = []
+    print("Starting the assistant...", flush=True)
+    with Stack(settings, log_path=RESULTS_DIR / "assistant.log") as stack:
+        rasa_pid = stack.processes[1].pid
+        rows += _measure("assistant", stack.rasa_url, ASSISTANT_CONVERSATION, rasa_pid, args.scale)
+        actions_rss = _peak_rss_mb(stack.processes[0].pid)
+
+    print("Starting the baseline...", flush=True)
+    port = free_port()
+    with open(RESULTS_DIR / "baseline.log", "ab") as log:
+        baseline = subprocess.Popen(
+            [str(VENV_BIN / "rasa"), "run", "--model", str(baseline_model), "--port", str(port)],
+            cwd=BASELINE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/", 240, baseline)
+            rows += _measure("baseline", f"http://127.0.0.1:{port}", BASELINE_CONVERSATION,
+                             baseline.pid, args.scale)
+        finally:
+            baseline.terminate()
+            baseline.wait(timeout=30)
+
+    print(f"\n{'system':10} {'conc':>4} {'msgs':>5} {'fail':>4} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'p99 ms':>7} {'msg/s':>6} {'peak RSS MB':>11}")
+    for r in rows:
+        print(f"{r['system']:10} {r['concurrency']:4d} {r['messages']:5d} {r['failures']:4d} "
+              f"{r['p50_ms']:7.1f} {r['p95_ms']:7.1f} {r['p99_ms']:7.1f} "
+              f"{r['messages_per_s']:6.1f} {r['rasa_peak_rss_mb']:11.0f}")
+    ours = {r["concurrency"]: r for r in rows if r["system"] == "assistant"}
+    base = {r["concurrency"]: r for r in rows if r["system"] == "baseline"}
+    ratio = ours[10]["messages_per_s"] / base[10]["messages_per_s"]
+    print(f"\naction server peak RSS: {actions_rss:.0f} MB")
+    print(f"p95 at concurrency 1: {ours[1]['p95_ms']:.1f} ms (target <= {P95_TARGET_MS} ms)")
+    print(f"throughput at concurrency 10 vs baseline: {ratio:.2f}x "
+          f"(target >= {THROUGHPUT_RATIO_TARGET}x)")
+    summary = {"rows": rows, "throughput_ratio_c10": ratio, "actions_peak_rss_mb": actions_rss,
+               "machine_cores": os.cpu_count()}
+    (RESULTS_DIR / "bench.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    meets = ours[1]["p95_ms"] <= P95_TARGET_MS and ratio >= THROUGHPUT_RATIO_TARGET
+    print("targets met" if meets else "TARGETS NOT MET")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`make nlu-report`: cross-validated intent accuracy and per-topic F1.
+
+Each FAQ topic (`faq/cost`, ...) counts as its own label, so the figures cover the intent
+classifier and the ResponseSelector together, with the crisis and no-words guards in place.
+A message that falls back (`nlu_fallback`) counts as wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.settings import BOT_DIR, PROJECT_ROOT
+
+TARGET_MACRO_F1 = 0.95
+TARGET_TOPIC_F1 = 0.85
+
+
+def _label(parse: dict) -> str:
+    intent = (parse.get("intent") or {}).get("name") or "none"
+    if intent == "faq":
+        key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get(
+            "intent_response_key"
+        )
+        return key or "faq"
+    return intent
+
+
+def _gold(message) -> str:
+    return message.get("intent_response_key") or message.get("intent")
+
+
+async def _predict(model_path: str, texts: list[str]) -> list[str]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model_path)
+    return [_label(await agent.parse_message(text)) for text in texts]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "nlu-report.json"))
+    args = parser.parse_args()
+
+    logging.basicConfig(level=logging.WARNING)
+    from rasa.model_training import train_nlu
+    from rasa.shared.nlu.training_data.loading import load_data
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    from sklearn.model_selection import StratifiedKFold
+
+    data = load_data(str(BOT_DIR / "data" / "nlu"))
+    examples = [m for m in data.intent_examples]
+    gold = [_gold(m) for m in examples]
+    folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=42)
+    predicted: list[str | None] = [None] * len(examples)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as workdir:
+        for fold, (train_index, test_index) in enumerate(folds.split(examples, gold), start=1):
+            train_data = data.filter_training_examples(
+                lambda m, keep={id(examples[i]) for i in train_index}: id(m) in keep
+            )
+            train_path = Path(workdir) / f"fold{fold}.yml"
+            train_path.write_text(train_data.nlu_as_yaml(), encoding="utf-8")
+            model = train_nlu(
+                str(PROJECT_ROOT / "config.yml"), str(train_path), str(Path(workdir) / "models"),
+                fixed_model_name=f"fold{fold}", domain=str(BOT_DIR / "domain"),
+            )
+            texts = [examples[i].get("text") for i in test_index]
+            for i, label in zip(test_index, asyncio.run(_predict(model, texts))):
+                predicted[i] = label
+            print(f"fold {fold}/{args.folds} done ({time.monotonic() - started:.0f}s)", flush=True)
+
+    labels = sorted(set(gold))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=labels, zero_division=0
+    )
+    accuracy = accuracy_score(gold, predicted)
+    macro_f1 = float(sum(f1) / len(f1))
+    print(f"\n{args.folds}-fold cross-validation over {len(examples)} examples, {len(labels)} labels")
+    print(f"{'label':28} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
+    for row in zip(labels, precision, recall, f1, support):
+        flag = "  <-- below target" if row[3] < TARGET_TOPIC_F1 else ""
+        print(f"{row[0]:28} {row[1]:9.3f} {row[2]:7.3f} {row[3]:6.3f} {row[4]:4d}{flag}")
+    worst = min(zip(f1, labels))
+    print(f"\nintent accuracy (topic-level): {accuracy:.3f}")
+    print(f"macro-F1: {macro_f1:.3f} (target >= {TARGET_MACRO_F1})")
+    print(f"lowest topic F1: {worst[0]:.3f} ({worst[1]}) (target >= {TARGET_TOPIC_F1})")
+    confusions: dict[str, int] = {}
+    for g, p in zip(gold, predicted):
+        if g != p:
+            confusions[f"{g} -> {p}"] = confusions.get(f"{g} -> {p}", 0) + 1
+    print("most frequent confusions:", ", ".join(
+        f"{k} x{v}" for k, v in sorted(confusions.items(), key=lambda kv: -kv[1])[:8]) or "none")
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({
+        "folds": args.folds, "examples": len(examples), "accuracy": accuracy, "macro_f1": macro_f1,
+        "per_label": {l: {"precision": p, "recall": r, "f1": f, "support": int(s)}
+                      for l, p, r, f, s in zip(labels, precision, recall, f1, support)},
+        "errors": [{"gold": g, "predicted": p} for g, p in zip(gold, predicted) if g != p],
+    }, indent=2), encoding="utf-8")
+    print(f"details: {os.path.relpath(args.out)}")
+    meets = macro_f1 >= TARGET_MACRO_F1 and worst[0] >= TARGET_TOPIC_F1
+    print("targets met" if meets else "TARGETS NOT MET")
+    return 0 if meets else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Custom actions run against rasa_sdk trackers, as the action server would run them."""
+import asyncio
+import datetime as dt
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import counselor
+from bot.actions.counselor import ActionConnectCounselor
+from bot.actions.fallback import ActionFallbackLadder
+from bot.actions.session import ActionSessionStart
+
+
+def _tracker(events=None, latest_message=None, slots=None) -> Tracker:
+    return Tracker(
+        sender_id="test", slots=slots or {}, latest_message=latest_message or {},
+        events=events or [], paused=False, followup_action=None, active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+def _run(action, tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher.messages, events
+
+
+def _user(intent, text="x", ranking=None):
+    return {
+        "event": "user", "text": text,
+        "parse_data": {"intent": {"name": intent}, "text": text},
+    }
+
+
+def test_session_start_fills_facility_slots_and_sends_the_disclosure(profile):
+    messages, events = _run(ActionSessionStart(), _tracker(slots={"facility_name": "old name"}))
+    assert messages[0]["response"] == "utter_disclosure"
+    assert messages[0]["facility_name"] == profile.name
+    assert events[0] == SessionStarted()
+    assert SlotSet("facility_phone", profile.helpline_phone) in events
+    # A stale facility value is replaced from the profile, never carried over.
+    assert SlotSet("facility_name", "old name") not in events
+    assert events[-1] == ActionExecuted("action_listen")
+
+
+def test_session_start_carries_over_the_persons_own_slots():
+    _, events = _run(ActionSessionStart(), _tracker(slots={"first_name": "Sam", "empty": None}))
+    assert SlotSet("first_name", "Sam") in events
+    assert not any(e.get("name") == "empty" for e in events)
+
+
+@pytest.mark.parametrize(
+    "utc_time, response",
+    [
+        (dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc), "utter_counselor_open"),
+        (dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc), "utter_counselor_closed"),
+    ],
+)
+def test_counselor_reply_depends_on_admissions_hours(monkeypatch, profile, utc_time, response):
+    monkeypatch.setattr(counselor, "utc_now", lambda: utc_time)
+    messages, _ = _run(ActionConnectCounselor(), _tracker())
+    assert messages[0]["response"] == response
+    assert messages[0]["facility_phone"] == profile.helpline_phone
+
+
+def test_fallback_first_miss_names_the_closest_topics():
+    latest = {
+        "text": "how mch $$ insurnce",
+        "intent": {"name": "nlu_fallback"},
+        "response_selector": {"faq": {"ranking": [
+            {"intent_response_key": "faq/cost"}, {"intent_response_key": "faq/insurance"},
+        ]}},
+    }
+    messages, _ = _run(ActionFallbackLadder(), _tracker([_user("nlu_fallback")], latest))
+    assert messages[0]["response"] == "utter_clarify_topics"
+    assert messages[0]["suggested_topics"] == "cost or insurance"
+
+
+def test_fallback_second_miss_in_a_row_offers_a_counselor():
+    events = [_user("nlu_fallback"), {"event": "bot", "text": "..."}, _user("out_of_scope")]
+    latest = {"text": "what's the weather", "intent": {"name": "out_of_scope"}}
+    messages, _ = _run(ActionFallbackLadder(), _tracker(events, latest))
+    assert messages[0]["response"] == "utter_offer_counselor_after_misses"
+
+
+def test_fallback_for_an_empty_message_says_no_words_arrived():
+    latest = {"text": "", "intent": {"name": "nlu_fallback"}}
+    messages, _ = _run(ActionFallbackLadder(), _tracker([_user("nlu_fallback", "")], latest))
+    assert messages[0]["response"] == "utter_empty_message"

@@ -1,0 +1,93 @@
+"""The facility profile: parsing, the admissions-hours logic, and clear errors for bad files."""
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from bot.facility import FacilityProfileError, join_words, load_profile, parse_profile
+from bot.settings import load_settings
+
+CHICAGO = ZoneInfo("America/Chicago")
+
+
+def _raw():
+    return yaml.safe_load(load_settings().facility_profile_path.read_text(encoding="utf-8"))
+
+
+def test_shipped_profile_loads(profile):
+    assert profile.helpline_phone and profile.accepted_insurers
+
+
+@pytest.mark.parametrize(
+    "local_time, is_open",
+    [
+        (dt.datetime(2026, 11, 23, 9, 0), True),     # Monday morning
+        (dt.datetime(2026, 11, 23, 7, 59), False),   # before opening
+        (dt.datetime(2026, 11, 23, 20, 0), False),   # closing time itself is closed
+        (dt.datetime(2026, 11, 27, 17, 30), True),   # Friday, shorter day
+        (dt.datetime(2026, 11, 27, 18, 30), False),
+        (dt.datetime(2026, 11, 28, 10, 0), True),    # Saturday morning
+        (dt.datetime(2026, 11, 29, 10, 0), False),   # Sunday: closed
+        (dt.datetime(2026, 11, 24, 2, 0), False),    # 2 a.m.
+    ],
+)
+def test_admissions_open_follows_the_profile_hours_in_its_time_zone(profile, local_time, is_open):
+    assert profile.is_admissions_open(local_time.replace(tzinfo=CHICAGO)) is is_open
+
+
+def test_open_check_converts_from_utc(profile):
+    # 15:00 UTC on a Monday in November is 9 a.m. in Chicago.
+    assert profile.is_admissions_open(dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc))
+    assert not profile.is_admissions_open(dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.timezone.utc))
+
+
+def test_hours_summary_groups_days_with_the_same_hours(profile):
+    assert profile.hours_summary() == "Mon-Thu 8am-8pm, Fri 8am-6pm, Sat 9am-1pm Central time"
+
+
+def test_a_center_without_telehealth_says_so():
+    raw = _raw()
+    raw["telehealth"] = False
+    note = parse_profile(raw).reply_slots()["facility_telehealth_note"]
+    assert "in person" in note and "don't" in note
+
+
+def test_a_center_with_detox_on_site_says_so():
+    raw = _raw()
+    raw["detox_on_site"] = True
+    assert "detox here" in parse_profile(raw).reply_slots()["facility_detox_note"]
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda raw: raw.pop("helpline_phone"), "helpline_phone"),
+        (lambda raw: raw["admissions"].update(timezone="Mars/Olympus"), "time zone"),
+        (lambda raw: raw["admissions"]["hours"].update(mon="8am to 8pm"), "admissions.hours.mon"),
+        (lambda raw: raw["admissions"]["hours"].update(tue="20:00-08:00"), "closes before"),
+        (lambda raw: raw["admissions"]["hours"].update(funday="08:00-09:00"), "unknown days"),
+        (lambda raw: raw["insurance"].pop("self_pay_range"), "self_pay_range"),
+    ],
+)
+def test_a_broken_profile_fails_with_a_message_naming_the_problem(mutate, message):
+    raw = _raw()
+    mutate(raw)
+    with pytest.raises(FacilityProfileError, match=message):
+        parse_profile(raw)
+
+
+def test_a_profile_file_that_is_not_a_mapping_is_rejected(tmp_path):
+    path = tmp_path / "profile.yml"
+    path.write_text("- just a list\n", encoding="utf-8")
+    with pytest.raises(FacilityProfileError):
+        load_profile(path)
+
+
+@pytest.mark.parametrize(
+    "items, joined",
+    [([], ""), (["Aetna"], "Aetna"), (["Aetna", "Cigna"], "Aetna and Cigna"),
+     (["A", "B", "C"], "A, B and C")],
+)
+def test_join_words(items, joined):
+    assert join_words(items) == joined
