@@ -59,7 +59,7 @@ def _drive(base_url: str, conversation: list[str], concurrency: int, per_worker:
                 try:
                     replies = send(base_url, sender, text, timeout_s=60)
                     ok = bool(replies)
-                except Exception:
+                except (OSError, ValueError):  # URLError, timeouts, bad JSON
                     ok = False
                 elapsed = time.perf_counter() - started
                 with lock:
@@ -76,7 +76,7 @@ def _drive(base_url: str, conversation: list[str], concurrency: int, per_worker:
     ordered = sorted(latencies)
 
     def percentile(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
     return {
         "concurrency": concurrency, "messages": len(latencies), "failures": failures,
@@ -98,16 +98,16 @@ def _measure(name: str, base_url: str, conversation: list[str], pid: int, scale:
 
 
 def _ensure_baseline(env: dict[str, str]) -> Path:
-    models = sorted(BASELINE_DIR.glob("models/*.tar.gz"))
+    models = list(BASELINE_DIR.glob("models/*.tar.gz"))
     if models:
-        return models[-1]
+        return max(models)
     print("Generating and training the baseline (`rasa init`, about 2 minutes)...", flush=True)
     BASELINE_DIR.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(BASELINE_DIR)],
         cwd=BASELINE_DIR, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    return sorted(BASELINE_DIR.glob("models/*.tar.gz"))[-1]
+    return max(BASELINE_DIR.glob("models/*.tar.gz"))
 
 
 def main() -> int:

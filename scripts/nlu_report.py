@@ -63,9 +63,8 @@ def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as workdir:
         for fold, (train_index, test_index) in enumerate(folds.split(examples, gold), start=1):
-            train_data = data.filter_training_examples(
-                lambda m, keep={id(examples[i]) for i in train_index}: id(m) in keep
-            )
+            keep = {id(examples[i]) for i in train_index}
+            train_data = data.filter_training_examples(lambda m, keep=keep: id(m) in keep)
             train_path = Path(workdir) / f"fold{fold}.yml"
             train_path.write_text(train_data.nlu_as_yaml(), encoding="utf-8")
             model = train_nlu(

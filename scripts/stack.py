@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -70,17 +71,20 @@ class Stack:
     model_path: Path = MODEL_PATH
     log_path: Path | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
+    _log_file: IO[bytes] | None = None
 
     @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.rasa_port}"
 
-    def start(self, timeout_s: float = 240) -> "Stack":
+    def start(self, timeout_s: float = 240) -> Stack:
         if not self.model_path.exists():
             raise FileNotFoundError(f"no trained model at {self.model_path}; run `make train`")
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
         env = stack_environment(self.settings)
-        output = open(self.log_path, "ab") if self.log_path else None
+        if self.log_path:
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        output = self._log_file
         actions = subprocess.Popen(
             [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions",
              "--port", str(self.settings.actions_port)],
@@ -119,11 +123,14 @@ class Stack:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
 
     def any_exited(self) -> bool:
         return any(process.poll() is not None for process in self.processes)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -5,11 +5,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.crisis_guard import CrisisGuard
+from bot.nlu.no_words_guard import NoWordsGuard
 from bot.policies.crisis_policy import crisis_next_action
-from bot.safety.crisis import detector_from
-from bot.settings import load_settings
 
-GUARD = CrisisGuard(detector_from(load_settings().crisis_patterns_path))
+GUARD = CrisisGuard(CrisisGuard.get_default_config())
 
 
 def _classified(text, intent, confidence=0.9):
@@ -69,3 +68,14 @@ def test_policy_answers_even_when_session_start_failed():
         "test", [ActionExecuted("action_session_start"), _user("crisis")]
     )
     assert crisis_next_action(tracker) == "utter_crisis"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\U0001F44D\U0001F44D"])
+def test_no_words_guard_turns_wordless_messages_into_a_fallback(text):
+    [message] = NoWordsGuard({}).process([_classified(text, "affirm")])
+    assert message.get("intent") == {"name": "nlu_fallback", "confidence": 1.0}
+
+
+def test_no_words_guard_leaves_real_words_alone():
+    [message] = NoWordsGuard({}).process([_classified("yes", "affirm")])
+    assert message.get("intent")["name"] == "affirm"

@@ -1,7 +1,6 @@
 """End-to-end: the real Rasa server and action server, spoken to over the REST channel."""
 from __future__ import annotations
 
-import json
 import string
 import urllib.error
 import urllib.request

@@ -31,7 +31,7 @@ class CrisisDetector:
         self._not_crisis = [re.compile(p, re.IGNORECASE) for p in not_crisis_contexts]
 
     @classmethod
-    def from_file(cls, path: Path) -> "CrisisDetector":
+    def from_file(cls, path: Path) -> CrisisDetector:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
         return cls(data["crisis"], data.get("not_crisis_contexts") or [])
