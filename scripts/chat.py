@@ -24,7 +24,8 @@ def _is_up(url: str) -> bool:
 
 def main() -> int:
     settings = load_settings()
-    stack = Stack(settings)
+    # A stack started just for this chat logs to a file, not over the conversation.
+    stack = Stack(settings, log_path=settings.var_dir / "chat-stack.log")
     started_here = False
     if not _is_up(f"{stack.rasa_url}/"):
         print("No assistant is running; starting one for this chat (about a minute)...")

@@ -1,0 +1,59 @@
+"""`make run`'s server: says where to talk to it, answers, and SIGTERM stops both processes."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+from scripts.rest_client import send, texts
+from scripts.stack import free_port
+
+pytestmark = pytest.mark.stack
+
+
+def _refuses(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=3)
+    except urllib.error.URLError as error:
+        return isinstance(error.reason, ConnectionRefusedError)
+    return False
+
+
+def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    rasa_port, actions_port = free_port(), free_port()
+    env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port),
+           "VAR_DIR": str(tmp_path / "var")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "scripts.serve"], cwd=PROJECT_ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        printed = []
+        while time.monotonic() < deadline:
+            line = server.stdout.readline()
+            printed.append(line)
+            if "The assistant is ready" in line or server.poll() is not None:
+                break
+        printed.extend(server.stdout.readline() for _ in range(4))
+        # Keep draining so the servers never block on a full pipe.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        assert f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in "".join(printed)
+
+        base_url = f"http://127.0.0.1:{rasa_port}"
+        assert "automated assistant" in texts(send(base_url, "serve-test", "hi"))[0]
+        assert (tmp_path / "var" / "tracker.db").exists()  # history in embedded SQLite
+
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert _refuses(f"{base_url}/")
+        assert _refuses(f"http://127.0.0.1:{actions_port}/health")
+    finally:
+        if server.poll() is None:
+            server.kill()
