@@ -28,7 +28,6 @@ class Settings:
     facility_profile_path: Path
     crisis_patterns_path: Path
     var_dir: Path
-    log_level: str
 
 
 def load_settings() -> Settings:
@@ -43,5 +42,4 @@ def load_settings() -> Settings:
             os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "crisis_patterns.yml")
         ),
         var_dir=Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var")),
-        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )

@@ -13,12 +13,10 @@ from typing import Any
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 
 from bot.nlu.intent_override import IntentOverride
-from bot.safety.crisis import detector_from
+from bot.safety.crisis import CRISIS_INTENT, detector_from
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
-
-CRISIS_INTENT = "crisis"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

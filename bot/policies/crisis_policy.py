@@ -19,9 +19,10 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.safety.crisis import CRISIS_INTENT
+
 logger = logging.getLogger(__name__)
 
-CRISIS_INTENT = "crisis"
 CRISIS_RESPONSE = "utter_crisis"
 # Above RulePolicy (6), so a tie at confidence 1.0 goes to the crisis reply.
 CRISIS_POLICY_PRIORITY = 7

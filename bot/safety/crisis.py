@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+# The intent the NLU guard forces and the dialogue policy answers; one name for both.
+CRISIS_INTENT = "crisis"
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
 
