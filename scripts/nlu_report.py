@@ -48,6 +48,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "nlu-report.json"))
+    parser.add_argument("--config", default=str(PROJECT_ROOT / "config.yml"),
+                        help="pipeline to evaluate, for trying a change before making it")
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.WARNING)
@@ -69,7 +71,7 @@ def main() -> int:
             train_path = Path(workdir) / f"fold{fold}.yml"
             train_path.write_text(train_data.nlu_as_yaml(), encoding="utf-8")
             model = train_nlu(
-                str(PROJECT_ROOT / "config.yml"), str(train_path), str(Path(workdir) / "models"),
+                args.config, str(train_path), str(Path(workdir) / "models"),
                 fixed_model_name=f"fold{fold}", domain=str(BOT_DIR / "domain"),
             )
             texts = [examples[i].get("text") for i in test_index]
