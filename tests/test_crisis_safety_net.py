@@ -68,3 +68,18 @@ def test_odd_input_neither_crashes_nor_escalates(message):
 
 def test_normalise_folds_case_and_apostrophes():
     assert normalise("  Don\u2019t  GO ") == "don't go"
+
+
+def test_every_crisis_training_example_is_caught_by_the_safety_net_alone(nlu_examples):
+    # The classifier learns from these, but a message like them must never depend on it.
+    missed = [e for e in nlu_examples["crisis"] if DETECTOR.detect(e) is None]
+    assert missed == []
+
+
+def test_no_other_training_example_trips_the_safety_net(nlu_examples):
+    # Otherwise the classifier is taught one thing and the guard forces another.
+    tripped = [
+        (intent, e) for intent, examples in nlu_examples.items() if intent != "crisis"
+        for e in examples if DETECTOR.detect(e) is not None
+    ]
+    assert tripped == []

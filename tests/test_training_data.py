@@ -34,25 +34,3 @@ def test_no_example_is_claimed_by_two_intents(nlu_examples):
             owner[key] = intent
     assert clashes == []
 
-
-@pytest.fixture(scope="module")
-def safety_net():
-    from bot.safety.crisis import CrisisDetector
-    from bot.settings import load_settings
-
-    return CrisisDetector.from_file(load_settings().crisis_patterns_path)
-
-
-def test_every_crisis_training_example_is_caught_by_the_safety_net_alone(nlu_examples, safety_net):
-    # The classifier learns from these, but a message like them must never depend on it.
-    missed = [e for e in nlu_examples["crisis"] if safety_net.detect(e) is None]
-    assert missed == []
-
-
-def test_no_other_training_example_trips_the_safety_net(nlu_examples, safety_net):
-    # Otherwise the classifier is taught one thing and the guard forces another.
-    tripped = [
-        (intent, e) for intent, examples in nlu_examples.items() if intent != "crisis"
-        for e in examples if safety_net.detect(e) is not None
-    ]
-    assert tripped == []
