@@ -28,9 +28,25 @@ class Settings:
     facility_profile_path: Path
     crisis_patterns_path: Path
     var_dir: Path
+    # Leads database: a SQLite file under var/ unless DATABASE_URL points elsewhere (PostgreSQL).
+    database_url: str
+    # Where leads wait, on local disk, while the database is unreachable.
+    lead_spool_dir: Path
+    # Fernet key for member IDs at rest; without it member IDs are not stored at all.
+    leads_encryption_key: str | None
+    # On-call admissions staff texted about new handoffs (E.164, comma-separated).
+    oncall_staff_numbers: tuple[str, ...]
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from_number: str | None
+
+
+def _list_from_env(name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
 
 def load_settings() -> Settings:
+    var_dir = Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var"))
     return Settings(
         rasa_port=_int_from_env("RASA_PORT", 5005),
         actions_port=_int_from_env("ACTIONS_PORT", 5055),
@@ -41,5 +57,12 @@ def load_settings() -> Settings:
         crisis_patterns_path=Path(
             os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "crisis_patterns.yml")
         ),
-        var_dir=Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var")),
+        var_dir=var_dir,
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'leads.db'}",
+        lead_spool_dir=Path(os.environ.get("LEAD_SPOOL_DIR") or var_dir / "lead-spool"),
+        leads_encryption_key=os.environ.get("LEADS_ENCRYPTION_KEY") or None,
+        oncall_staff_numbers=_list_from_env("ONCALL_STAFF_NUMBERS"),
+        twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_from_number=os.environ.get("TWILIO_FROM_NUMBER") or None,
     )

@@ -107,7 +107,10 @@ def main() -> int:
         "folds": args.folds, "examples": len(examples), "accuracy": accuracy, "macro_f1": macro_f1,
         "per_label": {l: {"precision": p, "recall": r, "f1": f, "support": int(s)}
                       for l, p, r, f, s in zip(labels, precision, recall, f1, support)},
-        "errors": [{"gold": g, "predicted": p} for g, p in zip(gold, predicted) if g != p],
+        # Training examples only (written by the team, no one's messages), so the text is kept
+        # to make the confusions readable.
+        "errors": [{"gold": g, "predicted": p, "text": m.get("text")}
+                   for g, p, m in zip(gold, predicted, examples) if g != p],
     }, indent=2), encoding="utf-8")
     print(f"details: {os.path.relpath(args.out)}")
     meets = macro_f1 >= TARGET_MACRO_F1 and worst[0] >= TARGET_TOPIC_F1

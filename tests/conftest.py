@@ -1,6 +1,8 @@
 """Shared fixtures: the loaded domain, the facility profile, and trackers for action tests."""
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,55 @@ def nlu_examples() -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def profile():
     return load_profile(load_settings().facility_profile_path)
+
+
+# --- leads database: every database test runs on SQLite and on the real PostgreSQL server ---
+
+# .ci/run sets it; locally it defaults to the server this machine runs.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _throwaway_postgres_database() -> tuple[str, callable]:
+    """A fresh database on the server, and how to drop it; skips when no server answers."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    name = f"leads_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server reachable at TEST_POSTGRES_URL; "
+                    f"the SQLite variant of this test still runs")
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """The URL of an empty leads database (no tables yet)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'leads.db'}"
+        return
+    url, drop = _throwaway_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def leads_engine(empty_database_url):
+    from bot.leads.database import make_engine, upgrade
+
+    engine = make_engine(empty_database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,113 @@
+"""Tables of the leads database. Alembic migrations (bot/leads/migrations) create them."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Lead(Base):
+    """One person seeking care (or the loved one asking for them), keyed by phone when known."""
+
+    __tablename__ = "leads"
+    id = Column(String(36), primary_key=True, default=new_id)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+    channel = Column(String(32), nullable=False)
+    # The conversation that last touched the lead, so a handoff can reply on it.
+    conversation_id = Column(String(128), nullable=False, index=True)
+    # "complete" once the pre-screen is finished; "incomplete" when the person stopped early.
+    status = Column(String(16), nullable=False, default="incomplete")
+    for_whom = Column(String(16))
+    relationship = Column(String(32))
+    first_name = Column(String(64))
+    # E.164; unique so the same person coming back updates their lead.
+    phone_e164 = Column(String(16), unique=True)
+    email = Column(String(254))
+    state = Column(String(2))
+    zip_code = Column(String(5))
+    age_group = Column(String(16))
+    insurance_carrier = Column(String(64))
+    member_id_encrypted = Column(LargeBinary)
+    best_time = Column(String(64))
+    voicemail_ok = Column(Boolean)
+    text_ok = Column(Boolean)
+    discreet = Column(Boolean)
+    care_route = Column(String(16))
+    # JSON list of plain-language reasons behind the care route, for the counselor.
+    care_reasons = Column(Text)
+
+
+class PrescreenAnswer(Base):
+    """One answer per question per lead; answering again replaces it."""
+
+    __tablename__ = "prescreen_answers"
+    __table_args__ = (UniqueConstraint("lead_id", "question"),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(36), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+    question = Column(String(64), nullable=False)
+    # JSON-encoded value as stored by the form ("true", "[\"alcohol\"]", "\"IL\"").
+    answer = Column(Text, nullable=False)
+    answered_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class Consent(Base):
+    """What the person agreed to, when, on which channel, and the exact wording's version."""
+
+    __tablename__ = "consents"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(36), ForeignKey("leads.id", ondelete="CASCADE"), nullable=False,
+                     index=True)
+    kind = Column(String(16), nullable=False)  # "contact" or "privacy"
+    granted = Column(Boolean, nullable=False)
+    wording_version = Column(String(32), nullable=False)
+    channel = Column(String(32), nullable=False)
+    recorded_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class Handoff(Base):
+    """A conversation waiting for, or taken by, an admissions counselor."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_queue", "status", "priority", "created_at"),)
+    id = Column(String(36), primary_key=True, default=new_id)
+    lead_id = Column(String(36), ForeignKey("leads.id", ondelete="SET NULL"))
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    reason = Column(String(32), nullable=False)  # request_human, prescreen_complete, fallback
+    priority = Column(Integer, nullable=False)  # 0 = crisis, seen first
+    status = Column(String(16), nullable=False, default="waiting")  # waiting, claimed, resolved
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+    claimed_at = Column(DateTime(timezone=True))
+    claimed_by = Column(String(64))
+    resolved_at = Column(DateTime(timezone=True))
+    notified_at = Column(DateTime(timezone=True))
+    notify_attempts = Column(Integer, nullable=False, default=0)
+    notify_error = Column(String(200))
+
+
+class AuditEvent(Base):
+    """Who read or changed what; ids and actions only, never the data itself."""
+
+    __tablename__ = "audit_events"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+    actor = Column(String(64), nullable=False)
+    action = Column(String(32), nullable=False)
+    entity = Column(String(32), nullable=False)
+    entity_id = Column(String(36))
