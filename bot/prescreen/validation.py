@@ -124,11 +124,11 @@ def parse_state(text: str | None) -> str | None:
     for name, code in sorted(_STATE_BY_NAME.items(), key=lambda item: -len(item[0])):
         if re.search(rf"\b{name}\b", cleaned):
             return code
-    tokens = re.findall(r"\b[a-z]{2}\b", cleaned)
-    codes = [t.upper() for t in tokens if t.upper() in US_STATES]
-    # "in", "me", "or", "ok", "hi" are words as well as states; accept them only when alone.
-    if len(tokens) == 1 and codes:
-        return codes[0]
+    if cleaned.upper() in US_STATES:
+        return cleaned.upper()
+    # "in", "me", "or", "ok", "hi" are words as well as states; inside a sentence only the
+    # codes that are not ordinary words count.
+    codes = [t.upper() for t in re.findall(r"\b[a-z]{2}\b", cleaned) if t.upper() in US_STATES]
     unambiguous = [c for c in codes if c not in {"IN", "ME", "OR", "OK", "HI", "DE", "LA", "PA"}]
     return unambiguous[-1] if unambiguous else None
 

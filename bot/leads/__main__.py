@@ -1,0 +1,111 @@
+"""Staff commands until the console exists: `python -m bot.leads <command>`.
+
+  migrate                         create or upgrade the leads database schema
+  export --format csv|json        one row per lead (to stdout, or --out FILE)
+  handoffs list                   the waiting queue, most urgent first
+  handoffs claim ID --staff NAME  take a waiting handoff
+  handoffs resolve ID --staff NAME
+  resume CONVERSATION_ID          give a paused conversation back to the assistant
+  flush-spool                     write leads that waited on disk while the database was down
+  new-key                         print a fresh LEADS_ENCRYPTION_KEY
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import sys
+
+from bot.leads.crypto import new_key
+from bot.leads.database import upgrade
+from bot.leads.recording import recorder_from_settings
+from bot.leads.store import EXPORT_COLUMNS
+from bot.settings import load_settings
+
+
+def _staff_actor(name: str | None) -> str:
+    # Every read and change is audited under a person's name.
+    return f"staff:{name or getpass.getuser()}"
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.leads", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate")
+    export = commands.add_parser("export")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument("--staff", help="your name, for the audit trail")
+    handoffs = commands.add_parser("handoffs")
+    handoffs.add_argument("action", choices=("list", "claim", "resolve"))
+    handoffs.add_argument("handoff_id", nargs="?")
+    handoffs.add_argument("--staff", help="your name, for the audit trail")
+    resume = commands.add_parser("resume")
+    resume.add_argument("conversation_id")
+    commands.add_parser("flush-spool")
+    commands.add_parser("new-key")
+    args = parser.parse_args(argv)
+
+    if args.command == "new-key":
+        print(new_key())
+        return 0
+    settings = load_settings()
+    if args.command == "resume":
+        from bot.handoff.resume import resume_conversation
+
+        resume_conversation(args.conversation_id, f"http://127.0.0.1:{settings.rasa_port}",
+                            settings.rasa_api_token)
+        print("resumed: the assistant answers this conversation again")
+        return 0
+    recorder = recorder_from_settings(settings)
+    store = recorder.store
+    if args.command == "migrate":
+        upgrade(store.engine)
+        print("leads database is at the latest schema")
+    elif args.command == "flush-spool":
+        written = recorder.flush()
+        print(f"{len(written)} spooled submission(s) written, {len(recorder.spool.pending())} waiting")
+    elif args.command == "export":
+        upgrade(store.engine)
+        rows = list(store.export_rows(actor=_staff_actor(args.staff)))
+        out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+        try:
+            if args.format == "json":
+                json.dump(rows, out, indent=2)
+                out.write("\n")
+            else:
+                writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+                writer.writeheader()
+                writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        finally:
+            if args.out:
+                out.close()
+    elif args.command == "handoffs":
+        upgrade(store.engine)
+        actor = _staff_actor(args.staff)
+        if args.action == "list":
+            queue = store.waiting_queue(actor=actor)
+            print(f"{len(queue)} waiting")
+            for h in queue:
+                print(f"{h.handoff_id}  priority {h.priority}  {h.created_at:%Y-%m-%d %H:%M}  "
+                      f"{h.channel:8} {h.reason:20} {h.care_route or '-':14} {h.first_name or ''}")
+        else:
+            if not args.handoff_id:
+                parser.error(f"handoffs {args.action} needs a handoff id")
+            (store.claim if args.action == "claim" else store.resolve)(args.handoff_id, actor)
+            print(f"handoff {args.action}ed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

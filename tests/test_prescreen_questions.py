@@ -1,0 +1,115 @@
+"""What one message does to the pre-screen: answer, interrupt, stop or a specific re-ask."""
+from __future__ import annotations
+
+import pytest
+
+from bot.prescreen import questions as q
+from bot.prescreen.questions import AnswerContext, Message, next_move
+
+PLAIN = AnswerContext()
+
+
+def move(question, text, intent=None, failures=0, context=PLAIN):
+    return next_move(question, Message(text, intent), failures, context)
+
+
+@pytest.mark.parametrize("question, text, value", [
+    (q.FOR_WHOM, "for my son", {"for_whom": "loved_one", "relationship": "parent"}),
+    (q.FOR_WHOM, "me", {"for_whom": "self", "relationship": None}),
+    (q.FIRST_NAME, "I'm Sam", "Sam"),
+    (q.AGE, "he's 17", "under_18"),
+    (q.LOCATION, "Illinois 62701", {"state": "IL", "zip": "62701"}),
+    (q.SUBSTANCES, "booze and xanax", ["alcohol", "benzodiazepines"]),
+    (q.USE_PATTERN, "every day, last drink was this morning", {"daily": True, "last_24h": True}),
+    (q.USE_PATTERN, "2", {"daily": True, "last_24h": False}),
+    (q.USE_PATTERN, "weekends mostly, sober since sunday", {"daily": False, "last_24h": False}),
+    (q.WITHDRAWAL, "shakes and sweats in the morning", {"symptoms_now": True, "seizure_or_dts": False}),
+    (q.WITHDRAWAL, "no, but I had a seizure once when I quit", {"symptoms_now": False,
+                                                               "seizure_or_dts": True}),
+    (q.WITHDRAWAL, "neither", {"symptoms_now": False, "seizure_or_dts": False}),
+    (q.MENTAL_HEALTH, "1", {"co_occurring": False, "suicidal": "no"}),
+    (q.MENTAL_HEALTH, "2 and 3", {"co_occurring": True, "suicidal": "past"}),
+    (q.MENTAL_HEALTH, "depression and anxiety", {"co_occurring": True, "suicidal": None}),
+    (q.MENTAL_HEALTH, "no", {"co_occurring": False, "suicidal": "no"}),
+    (q.INSURANCE, "BCBS", {"carrier": "Blue Cross Blue Shield", "member_id": None}),
+    (q.INSURANCE, "no insurance", {"carrier": "none", "member_id": None}),
+    (q.PHONE, "312-555-0142", {"phone": "+13125550142", "email": None}),
+    (q.PHONE, "3125550142 sam@example.com", {"phone": "+13125550142", "email": "sam@example.com"}),
+    (q.CONTACT_PREFS, "evenings, texting is fine", {"best_time": "evenings", "voicemail_ok": True,
+                                                    "text_ok": True, "discreet": False}),
+    (q.CONTACT_PREFS, "mornings but please be discreet", {"best_time": "mornings",
+                                                          "voicemail_ok": False, "text_ok": False,
+                                                          "discreet": True}),
+    (q.CONSENT, "yes I agree", {"contact": True, "privacy": True}),
+])
+def test_answers_are_read_into_values(question, text, value):
+    result = move(question, text)
+    assert (result.kind, result.value) == ("answer", value)
+
+
+def test_member_id_is_taken_only_when_it_can_be_encrypted():
+    text = "aetna, member id W123456789"
+    assert move(q.INSURANCE, text).value["member_id"] is None
+    wanted = AnswerContext(member_id_wanted=True)
+    assert move(q.INSURANCE, text, context=wanted).value["member_id"] == "W123456789"
+
+
+def test_a_number_the_channel_knows_is_confirmed_with_yes():
+    context = AnswerContext(known_phone="+13125550142")
+    assert move(q.PHONE, "yes", context=context).value["phone"] == "+13125550142"
+    assert move(q.PHONE, "no, use 312 555 0199", context=context).value["phone"] == "+13125550199"
+
+
+@pytest.mark.parametrize("text", ["stop", "never mind", "Later", "cancel", "not now"])
+def test_stop_leaves_politely(text):
+    assert move(q.SUBSTANCES, text) == q.Move("stop", outcome=q.STOPPED)
+
+
+def test_talk_to_a_person_jumps_to_handoff():
+    assert move(q.AGE, "can I talk to a real person", intent="request_human").outcome == q.WANTS_COUNSELOR
+
+
+@pytest.mark.parametrize("text, intent", [("how much does iop cost?", "faq"),
+                                          ("do you take medicaid", "faq"),
+                                          ("what happens in a session", None)])
+def test_a_question_about_iop_interrupts_and_the_form_resumes(text, intent):
+    assert move(q.LOCATION, text, intent=intent).kind == "interrupt"
+
+
+def test_crisis_interrupts_everything():
+    assert move(q.PHONE, "I took too many pills", intent="crisis").kind == "interrupt"
+
+
+def test_suicidal_thoughts_right_now_go_to_the_crisis_path():
+    result = move(q.MENTAL_HEALTH, "4")
+    assert (result.kind, result.outcome) == ("stop", q.SUICIDAL_NOW)
+
+
+def test_no_consent_means_a_counselor_rather_than_a_call():
+    assert move(q.CONSENT, "no").outcome == q.WANTS_COUNSELOR
+
+
+def test_an_unusable_answer_is_reasked_then_skipped_never_looped():
+    first = move(q.AGE, "hmm")
+    assert (first.kind, first.failures) == ("reask", 1)
+    assert move(q.AGE, "hmm", failures=1) == q.Move("answer", value=q.SKIPPED)
+
+
+def test_a_phone_that_never_works_offers_a_counselor_instead_of_skipping():
+    assert move(q.PHONE, "555", failures=0).kind == "reask"
+    assert move(q.PHONE, "555", failures=1).outcome == q.STUCK
+
+
+def test_optional_questions_can_be_skipped_on_purpose():
+    assert move(q.INSURANCE, "prefer not to say").value == q.SKIPPED
+    assert move(q.PHONE, "skip").kind == "reask"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "<script>alert(1)</script>",
+                                  "'; DROP TABLE leads; --", "x" * 5000, "no sé"])
+@pytest.mark.parametrize("question", q.QUESTIONS)
+def test_bad_input_never_crashes_and_never_counts_as_a_real_answer(question, text):
+    result = move(question, text)
+    assert result.kind in ("reask", "answer", "stop", "interrupt")
+    if result.kind == "answer":
+        assert result.value != {"phone": None}
