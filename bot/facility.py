@@ -51,6 +51,38 @@ class FacilityProfile:
         hours = self.admissions_hours.get(WEEKDAYS[local.weekday()])
         return hours is not None and hours.opens <= local.time() < hours.closes
 
+    def next_opening(self, now: dt.datetime) -> dt.datetime | None:
+        """When admissions next opens after `now` (local time), or None if it never does."""
+        zone = ZoneInfo(self.timezone)
+        local = now.astimezone(zone)
+        for days_ahead in range(8):
+            day = local.date() + dt.timedelta(days=days_ahead)
+            hours = self.admissions_hours.get(WEEKDAYS[day.weekday()])
+            if hours is None:
+                continue
+            opens = dt.datetime.combine(day, hours.opens, tzinfo=zone)
+            if opens > local:
+                return opens
+        return None
+
+    def callback_phrase(self, now: dt.datetime, best_time: str | None = None) -> str:
+        """"tomorrow from 8am Central time (you said evenings suit you)", for after-hours replies."""
+        opening = self.next_opening(now)
+        if opening is None:
+            when = f"as soon as admissions opens (call {self.helpline_phone})"
+        else:
+            today = now.astimezone(opening.tzinfo).date()
+            if opening.date() == today:
+                day = "today"
+            elif opening.date() == today + dt.timedelta(days=1):
+                day = "tomorrow"
+            else:
+                day = f"on {opening:%A}"
+            when = f"{day} from {_clock(opening.time())} {self.timezone_label}"
+        if best_time and best_time not in ("any time", "skipped"):
+            when += f", aiming for {best_time} as you asked"
+        return when
+
     def hours_summary(self) -> str:
         """Short, speakable summary such as 'Mon-Thu 8am-8pm, Sat 9am-1pm Central time'."""
         groups: list[tuple[str, str, OpeningHours]] = []

@@ -1,6 +1,7 @@
 """The one place that reads the environment; every other module asks this one."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,19 @@ class Settings:
     twilio_from_number: str | None
 
 
+    def with_var_dir(self, var_dir: Path) -> Settings:
+        """The same settings with local state under `var_dir` (throwaway stacks, benchmarks)."""
+        return dataclasses.replace(
+            self, var_dir=var_dir,
+            database_url=os.environ.get("DATABASE_URL") or _sqlite_leads_url(var_dir),
+            lead_spool_dir=Path(os.environ.get("LEAD_SPOOL_DIR") or var_dir / "lead-spool"),
+        )
+
+
+def _sqlite_leads_url(var_dir: Path) -> str:
+    return f"sqlite:///{var_dir / 'leads.db'}"
+
+
 def _list_from_env(name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())
 
@@ -58,7 +72,7 @@ def load_settings() -> Settings:
             os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "crisis_patterns.yml")
         ),
         var_dir=var_dir,
-        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'leads.db'}",
+        database_url=os.environ.get("DATABASE_URL") or _sqlite_leads_url(var_dir),
         lead_spool_dir=Path(os.environ.get("LEAD_SPOOL_DIR") or var_dir / "lead-spool"),
         leads_encryption_key=os.environ.get("LEADS_ENCRYPTION_KEY") or None,
         oncall_staff_numbers=_list_from_env("ONCALL_STAFF_NUMBERS"),

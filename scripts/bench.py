@@ -117,8 +117,8 @@ def main() -> int:
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
     settings = dataclasses.replace(
-        load_settings(), rasa_port=free_port(), actions_port=free_port(),
-        var_dir=RESULTS_DIR / "var",
+        load_settings().with_var_dir(RESULTS_DIR / "var"), rasa_port=free_port(),
+        actions_port=free_port(),
     )
     env = stack_environment(settings)
     baseline_model = _ensure_baseline(env)

@@ -36,6 +36,9 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
             "RASA_TELEMETRY_ENABLED": "false",
             "ACTIONS_PORT": str(settings.actions_port),
             "TRACKER_DB": str(settings.var_dir / "tracker.db"),
+            "VAR_DIR": str(settings.var_dir),
+            "DATABASE_URL": settings.database_url,
+            "LEAD_SPOOL_DIR": str(settings.lead_spool_dir),
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }

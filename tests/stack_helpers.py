@@ -12,10 +12,9 @@ API_TOKEN = "test-api-token"
 
 def throwaway_stack(workdir: Path) -> Stack:
     settings = dataclasses.replace(
-        load_settings(),
+        load_settings().with_var_dir(workdir / "var"),
         rasa_port=free_port(),
         actions_port=free_port(),
         rasa_api_token=API_TOKEN,
-        var_dir=workdir / "var",
     )
     return Stack(settings, log_path=workdir / "stack.log")

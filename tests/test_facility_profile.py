@@ -91,3 +91,20 @@ def test_a_profile_file_that_is_not_a_mapping_is_rejected(tmp_path):
 )
 def test_join_words(items, joined):
     assert join_words(items) == joined
+
+
+@pytest.mark.parametrize("local_now, phrase", [
+    # Monday 22:00 in Chicago: opens Tuesday 8am.
+    (dt.datetime(2026, 11, 23, 22, 0), "tomorrow from 8am Central time"),
+    # Monday 06:00: opens later today.
+    (dt.datetime(2026, 11, 23, 6, 0), "today from 8am Central time"),
+    # Saturday 14:00: closed Sunday, opens Monday.
+    (dt.datetime(2026, 11, 28, 14, 0), "on Monday from 8am Central time"),
+])
+def test_after_hours_callback_names_the_next_opening(profile, local_now, phrase):
+    assert profile.callback_phrase(local_now.replace(tzinfo=CHICAGO)) == phrase
+
+
+def test_callback_mentions_the_time_the_person_asked_for(profile):
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=CHICAGO)
+    assert profile.callback_phrase(now, "evenings").endswith("aiming for evenings as you asked")

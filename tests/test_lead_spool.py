@@ -63,7 +63,7 @@ def test_a_crash_after_writing_but_before_deleting_the_file_does_not_duplicate(t
     submission = finished_prescreen()
     spool.put(submission)
     recorder = LeadRecorder(LeadStore(database), spool)
-    recorder._ensure_schema()
+    recorder.ensure_schema()
     recorder.store.apply(submission)  # written, then "crashed" before the file was removed
     recorder.flush()
     assert lead_count(database) == 1

@@ -71,9 +71,17 @@ def test_talk_to_a_person_jumps_to_handoff():
 
 @pytest.mark.parametrize("text, intent", [("how much does iop cost?", "faq"),
                                           ("do you take medicaid", "faq"),
-                                          ("what happens in a session", None)])
+                                          ("what happens in a session", "faq")])
 def test_a_question_about_iop_interrupts_and_the_form_resumes(text, intent):
     assert move(q.LOCATION, text, intent=intent).kind == "interrupt"
+
+
+def test_a_question_not_about_iop_is_not_taken_for_an_interruption():
+    assert move(q.LOCATION, "what?", intent="out_of_scope").kind == "reask"
+
+
+def test_an_answer_that_names_a_topic_is_still_an_answer():
+    assert move(q.SUBSTANCES, "alcohol", intent="faq").value == ["alcohol"]
 
 
 def test_crisis_interrupts_everything():

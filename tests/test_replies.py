@@ -11,8 +11,15 @@ PROMISES = re.compile(
     r"\b(guarantee\w*|will be covered|is covered|fully covered|cure[sd]?|100%|diagnos\w*|you have an? \w+ disorder)\b",
     re.IGNORECASE,
 )
-# Values the fallback action passes at run time rather than from the profile.
-RUNTIME_VALUES = {"suggested_topics": "cost, insurance or the weekly schedule"}
+# Values actions pass at run time rather than from the profile, at their longest.
+RUNTIME_VALUES = {
+    "suggested_topics": "cost, insurance or the weekly schedule",
+    "callback": "on Wednesday from 10:30am Central time, aiming for weekday evenings, "
+                "after 6pm as you asked",
+    "name": "Maximiliana-Josephine-Alexand",  # a first name is cut at 30 characters
+    "relation": "your relative",
+    "known_phone": "(312) 555-0142",
+}
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -51,6 +58,12 @@ def test_every_faq_answer_offers_a_counselor(responses):
     for name, text in _all_texts(responses):
         if name.startswith("utter_faq/"):
             assert "counselor" in text.lower(), name
+
+
+def test_every_faq_answer_offers_the_prescreen(responses):
+    for name, text in _all_texts(responses):
+        if name.startswith("utter_faq/"):
+            assert "'get started'" in text, name
 
 
 def test_replies_read_well_aloud(responses, profile):

@@ -126,26 +126,36 @@ def test_empty_message_is_told_no_words_arrived(talk, filled):
     assert talk("")[-1] == filled("utter_empty_message")
 
 
-def test_fallback_ladder_clarifies_then_offers_a_counselor(talk, filled):
+HANDOFF_OPENINGS = ("I've asked an admissions counselor", "Admissions is closed right now")
+
+
+def test_fallback_ladder_clarifies_then_hands_over_to_a_person(talk, filled):
     talk("hi")
     first = talk("blorp zint vackle")
     assert first[-1].startswith("Sorry, I'm not sure I understood")
     second = talk("what's the capital of france")
-    assert second[-1] == filled("utter_offer_counselor_after_misses")
-    # Understood again: the ladder resets.
+    assert second[-2] == filled("utter_offer_counselor_after_misses")
+    assert second[-1].startswith(HANDOFF_OPENINGS)
+    # Paused for the counselor: the assistant stays quiet.
+    assert talk("hello?") == []
+
+
+def test_fallback_ladder_starts_again_once_understood(talk, filled):
+    assert talk("blorp zint vackle")[-1].startswith("Sorry, I'm not sure I understood")
     assert talk("how much does it cost")[-1] == filled("utter_faq/cost")
     assert talk("tell me a joke")[-1].startswith("Sorry, I'm not sure I understood")
 
 
-def test_asking_for_a_person_gets_the_helpline(talk, profile):
+def test_asking_for_a_person_says_what_happens_next(talk, profile):
     reply = talk("can I talk to a real person")[-1]
     assert profile.helpline_phone in reply
-    assert reply.startswith(("Admissions is open now", "Admissions is closed right now"))
+    assert reply.startswith(HANDOFF_OPENINGS)
 
 
 def test_saying_yes_after_an_answer_accepts_the_counselor_offer(talk, profile):
     talk("do you take medicaid")
-    assert profile.helpline_phone in talk("yes please")[-1]
+    reply = talk("yes please")[-1]
+    assert profile.helpline_phone in reply and reply.startswith(HANDOFF_OPENINGS)
 
 
 def test_http_api_requires_the_token_but_the_rest_channel_does_not(stack, talk):

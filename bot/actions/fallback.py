@@ -9,6 +9,8 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.facility_context import current_profile
+from bot.actions.handoff import ROUTINE_PRIORITY, hand_off
+from bot.actions.lead_from_tracker import partial_lead_from
 from bot.fallback_ladder import closest_topics, consecutive_misses, next_fallback_step, or_list
 
 logger = logging.getLogger(__name__)
@@ -54,4 +56,8 @@ class ActionFallbackLadder(Action):
             suggested_topics=or_list(topics),
             **current_profile().reply_slots(),
         )
+        if step == "offer_counselor":
+            # The end of the ladder is a person, never a dead end.
+                return await hand_off(dispatcher, tracker, "fallback", ROUTINE_PRIORITY,
+                                  partial_lead_from(tracker))
         return []

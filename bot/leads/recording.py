@@ -35,7 +35,7 @@ class LeadRecorder:
         Returns an empty list when the database is down and the submission was spooled.
         """
         try:
-            self._ensure_schema()
+            self.ensure_schema()
             written = self.spool.drain(self.store) if self.spool.pending() else []
             written.append(self.store.apply(submission))
             return written
@@ -47,10 +47,10 @@ class LeadRecorder:
 
     def flush(self) -> list[Applied]:
         """Writes whatever the spool holds (the `flush-spool` command and tests)."""
-        self._ensure_schema()
+        self.ensure_schema()
         return self.spool.drain(self.store)
 
-    def _ensure_schema(self) -> None:
+    def ensure_schema(self) -> None:
         # Migrating on first use lets the embedded SQLite default create itself; a database
         # that was down at start-up is migrated as soon as it answers.
         with self._schema_lock:

@@ -80,6 +80,9 @@ def next_move(question: str, message: Message, failures: int, context: AnswerCon
         return Move("interrupt")
     if _STOP.match(_plain(text)):
         return Move("stop", outcome=STOPPED)
+    if message.intent == "faq" and _looks_like_a_question(text):
+        # "Is detox needed for alcohol?" asked at the substances question is a question.
+        return Move("interrupt")
     value = parse_answer(question, text, context)
     if value is not None:
         if question == MENTAL_HEALTH and value.get("suicidal") == "now":
@@ -90,7 +93,8 @@ def next_move(question: str, message: Message, failures: int, context: AnswerCon
         return Move("answer", value=value)
     if message.intent == "request_human":
         return Move("stop", outcome=WANTS_COUNSELOR)
-    if _is_a_question(message):
+    if message.intent == "faq":
+        # A question about IOP mid-form: answered, then the form resumes.
         return Move("interrupt")
     if v.is_skip(text) and question not in NEEDED_TO_FOLLOW_UP:
         return Move("answer", value=SKIPPED)
@@ -105,13 +109,10 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[,.!?;:]+", " ", normalise(text)).split())
 
 
-def _is_a_question(message: Message) -> bool:
-    """A question about IOP mid-form: answered, then the form resumes."""
-    if message.intent == "faq":
-        return True
-    plain = _plain(message.text)
-    return message.text.strip().endswith("?") or bool(_QUESTION_WORDS.match(plain)) and len(
-        plain.split()) > 2
+def _looks_like_a_question(text: str) -> bool:
+    plain = _plain(text)
+    return text.strip().endswith("?") or (bool(_QUESTION_WORDS.match(plain))
+                                          and len(plain.split()) > 2)
 
 
 def parse_answer(question: str, text: str, context: AnswerContext) -> Any | None:

@@ -1,0 +1,137 @@
+"""The pre-screen's Rasa glue run as the action server runs it: questions, answers, the lead."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions import lead_from_tracker
+from bot.actions.prescreen import (
+    ActionPrescreenFinish, AskAge, AskConsent, AskPhone, ValidatePrescreenForm,
+)
+from bot.prescreen import questions as q
+
+
+def tracker(slots=None, text="", intent=None, channel="rest", sender="conv-1") -> Tracker:
+    return Tracker(
+        sender_id=sender, slots=slots or {}, paused=False, followup_action=None, active_loop={},
+        latest_action_name="action_listen",
+        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}},
+        events=[{"event": "user", "text": text, "input_channel": channel,
+                 "parse_data": {"intent": {"name": intent}}}],
+    )
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages, events
+
+
+def test_consent_wording_and_its_version_move_together(responses):
+    text = responses["utter_ps_consent"][0]["text"]
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == lead_from_tracker.CONSENT_WORDING_SHA256, (
+        "utter_ps_consent changed: bump CONSENT_WORDING_VERSION and update the fingerprint")
+
+
+def test_questions_are_worded_for_a_loved_one_and_reworded_after_a_miss():
+    loved_one = {q.FOR_WHOM: {"for_whom": "loved_one", "relationship": "parent"}}
+    messages, _ = run(AskAge(), tracker(loved_one))
+    assert (messages[0]["response"], messages[0]["relation"]) == ("utter_ps_age_loved_one",
+                                                                  "your child")
+    messages, _ = run(AskAge(), tracker({**loved_one, "ps_failures": 1}))
+    assert messages[0]["response"] == "utter_ps_age_retry"
+
+
+def test_a_number_the_sms_channel_knows_is_confirmed_not_asked():
+    messages, _ = run(AskPhone(), tracker(channel="twilio_sms", sender="+13125550142"))
+    assert (messages[0]["response"], messages[0]["known_phone"]) == ("utter_ps_phone_confirm",
+                                                                     "(312) 555-0142")
+    messages, _ = run(AskPhone(), tracker(channel="rest", sender="+13125550142"))
+    assert messages[0]["response"] == "utter_ps_phone"
+
+
+def test_consent_question_records_when_the_wording_was_shown():
+    _, events = run(AskConsent(), tracker())
+    assert events[0]["name"] == "ps_consent_shown_at" and events[0]["value"]
+
+
+def test_validation_fills_the_slot_or_reasks_or_steps_aside():
+    answered = run(ValidatePrescreenForm(), tracker({"requested_slot": q.AGE}, "I'm 40"))[1]
+    assert SlotSet(q.AGE, "adult") in answered
+    reask = run(ValidatePrescreenForm(), tracker({"requested_slot": q.AGE}, "purple"))[1]
+    assert reask == [SlotSet(q.AGE, None), SlotSet("ps_failures", 1)]
+    faq = run(ValidatePrescreenForm(), tracker({"requested_slot": q.AGE}, "what does it cost?", "faq"))
+    assert faq[1] == []  # rejected: the FAQ rule answers, then the form asks again
+
+
+@pytest.fixture
+def leads_db(tmp_path, monkeypatch):
+    from bot.leads.recording import recorder_from_settings
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'leads.db'}")
+    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
+
+    def store():
+        recorder = recorder_from_settings(load_settings())
+        recorder.ensure_schema()
+        return recorder.store
+
+    return store
+
+
+FINISHED = {
+    q.FOR_WHOM: {"for_whom": "self", "relationship": None}, q.FIRST_NAME: "Sam", q.AGE: "adult",
+    q.LOCATION: {"state": "IL", "zip": None}, q.SUBSTANCES: ["opioids"],
+    q.USE_PATTERN: {"daily": True, "last_24h": True}, q.WITHDRAWAL: q.SKIPPED,
+    q.MENTAL_HEALTH: {"co_occurring": False, "suicidal": "no"},
+    q.INSURANCE: {"carrier": "Medicaid", "member_id": None},
+    q.PHONE: {"phone": "+13125550142", "email": None},
+    q.CONTACT_PREFS: {"best_time": "mornings", "voicemail_ok": True, "text_ok": True,
+                      "discreet": False},
+    q.CONSENT: {"contact": True, "privacy": True},
+    "ps_consent_shown_at": "2026-11-23T08:00:00+00:00",
+}
+
+
+def test_a_finished_prescreen_writes_the_lead_queues_a_handoff_and_pauses(leads_db):
+    messages, events = run(ActionPrescreenFinish(), tracker(FINISHED))
+    assert messages[0]["response"] in ("utter_ps_done_open", "utter_ps_done_closed")
+    assert messages[0]["name"] == "Sam"
+    assert events[-1] == ConversationPaused()
+    assert SlotSet(q.FIRST_NAME, None) in events  # a new pre-screen starts from scratch
+    row = next(leads_db().export_rows(actor="test"))
+    assert (row["first_name"], row["phone"], row["care_route"], row["consent_privacy"]) == (
+        "Sam", "+13125550142", "detox_first", True)  # daily opioids, no medication answer
+    assert [h.priority for h in leads_db().waiting_queue(actor="test")] == [1]
+
+
+def test_stopping_keeps_a_partial_lead_without_a_handoff_or_pause(leads_db):
+    slots = {q.FOR_WHOM: FINISHED[q.FOR_WHOM], q.FIRST_NAME: "Sam", "ps_outcome": q.STOPPED}
+    messages, events = run(ActionPrescreenFinish(), tracker(slots))
+    assert messages[0]["response"] == "utter_ps_stopped"
+    assert ConversationPaused() not in events
+    row = next(leads_db().export_rows(actor="test"))
+    assert (row["status"], row["first_name"]) == ("incomplete", "Sam")
+    assert leads_db().waiting_queue(actor="test") == []
+
+
+def test_stopping_before_any_answer_stores_nothing(leads_db):
+    run(ActionPrescreenFinish(), tracker({"ps_outcome": q.STOPPED}))
+    assert list(leads_db().export_rows(actor="test")) == []
+
+
+def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_waits(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/leads")
+    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
+    messages, events = run(ActionPrescreenFinish(), tracker(FINISHED))
+    assert messages[0]["response"] in ("utter_ps_done_open", "utter_ps_done_closed")
+    assert events[-1] == ConversationPaused()
+    assert len(list((tmp_path / "spool").glob("*.json"))) == 1
