@@ -25,10 +25,11 @@ from scripts.stack import VENV_BIN, Stack, free_port, stack_environment, wait_un
 RESULTS_DIR = PROJECT_ROOT / "bench-results"
 BASELINE_DIR = RESULTS_DIR / "baseline"
 
-# One conversation each: a worried parent's questions, an unclear message, a yes, a goodbye.
+# One conversation each: a worried parent's questions, an unclear message, a no, a goodbye.
+# ("yes" would accept the counselor offer, and a handed-off conversation is paused, silent.)
 ASSISTANT_CONVERSATION = [
     "hi", "what is iop", "how much does it cost", "do you take aetna",
-    "asdf qwerty", "is there an evening group", "yes", "thanks, bye",
+    "asdf qwerty", "is there an evening group", "no", "thanks, bye",
 ]
 BASELINE_CONVERSATION = [
     "hi", "I am sad", "no", "I am great", "are you a bot?", "hello", "yes", "bye",

@@ -98,3 +98,19 @@ def leads_engine(empty_database_url):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def action_leads_store(tmp_path, monkeypatch):
+    """Points the action server's leads database at a fresh SQLite file; returns its store."""
+    from bot.leads.recording import recorder_from_settings
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'leads.db'}")
+    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
+
+    def store():
+        recorder = recorder_from_settings(load_settings())
+        recorder.ensure_schema()
+        return recorder.store
+
+    return store

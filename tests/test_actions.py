@@ -51,23 +51,6 @@ def test_session_start_carries_over_the_persons_own_slots():
     assert not any(e.get("name") == "empty" for e in events)
 
 
-@pytest.fixture
-def leads_db(tmp_path, monkeypatch):
-    """A fresh SQLite leads database for the actions, and a way to read the handoff queue."""
-    from bot.leads.recording import recorder_from_settings
-    from bot.settings import load_settings
-
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'leads.db'}")
-    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
-
-    def queue():
-        recorder = recorder_from_settings(load_settings())
-        recorder.ensure_schema()
-        return recorder.store.waiting_queue(actor="test")
-
-    return queue
-
-
 @pytest.mark.parametrize(
     "utc_time, response",
     [
@@ -76,7 +59,7 @@ def leads_db(tmp_path, monkeypatch):
     ],
 )
 def test_asking_for_a_person_queues_a_handoff_says_what_happens_next_and_pauses(
-    monkeypatch, profile, leads_db, utc_time, response
+    monkeypatch, profile, action_leads_store, utc_time, response
 ):
     monkeypatch.setattr(handoff, "utc_now", lambda: utc_time)
     messages, events = _run(ActionHandoff(), _tracker())
@@ -86,7 +69,7 @@ def test_asking_for_a_person_queues_a_handoff_says_what_happens_next_and_pauses(
         # 02:00 Chicago on a Tuesday: the counselor picks it up when admissions opens.
         assert messages[0]["callback"] == "today from 8am Central time"
     assert events == [ConversationPaused()]
-    queue = leads_db()
+    queue = action_leads_store().waiting_queue(actor="test")
     assert [(h.conversation_id, h.reason) for h in queue] == [("test", "request_human")]
 
 
@@ -103,14 +86,14 @@ def test_fallback_first_miss_names_the_closest_topics():
     assert messages[0]["suggested_topics"] == "cost or insurance"
 
 
-def test_fallback_second_miss_in_a_row_hands_over_to_a_counselor(leads_db):
+def test_fallback_second_miss_in_a_row_hands_over_to_a_counselor(action_leads_store):
     events = [_user("nlu_fallback"), {"event": "bot", "text": "..."}, _user("out_of_scope")]
     latest = {"text": "what's the weather", "intent": {"name": "out_of_scope"}}
     messages, events = _run(ActionFallbackLadder(), _tracker(events, latest))
     assert messages[0]["response"] == "utter_offer_counselor_after_misses"
     assert messages[1]["response"] in ("utter_handoff_open", "utter_handoff_closed")
     assert events == [ConversationPaused()]
-    assert [h.reason for h in leads_db()] == ["fallback"]
+    assert [h.reason for h in action_leads_store().waiting_queue(actor="test")] == ["fallback"]
 
 
 def test_fallback_for_an_empty_message_says_no_words_arrived():

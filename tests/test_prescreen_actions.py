@@ -69,22 +69,6 @@ def test_validation_fills_the_slot_or_reasks_or_steps_aside():
     assert faq[1] == []  # rejected: the FAQ rule answers, then the form asks again
 
 
-@pytest.fixture
-def leads_db(tmp_path, monkeypatch):
-    from bot.leads.recording import recorder_from_settings
-    from bot.settings import load_settings
-
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'leads.db'}")
-    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
-
-    def store():
-        recorder = recorder_from_settings(load_settings())
-        recorder.ensure_schema()
-        return recorder.store
-
-    return store
-
-
 FINISHED = {
     q.FOR_WHOM: {"for_whom": "self", "relationship": None}, q.FIRST_NAME: "Sam", q.AGE: "adult",
     q.LOCATION: {"state": "IL", "zip": None}, q.SUBSTANCES: ["opioids"],
@@ -99,31 +83,31 @@ FINISHED = {
 }
 
 
-def test_a_finished_prescreen_writes_the_lead_queues_a_handoff_and_pauses(leads_db):
+def test_a_finished_prescreen_writes_the_lead_queues_a_handoff_and_pauses(action_leads_store):
     messages, events = run(ActionPrescreenFinish(), tracker(FINISHED))
     assert messages[0]["response"] in ("utter_ps_done_open", "utter_ps_done_closed")
     assert messages[0]["name"] == "Sam"
     assert events[-1] == ConversationPaused()
     assert SlotSet(q.FIRST_NAME, None) in events  # a new pre-screen starts from scratch
-    row = next(leads_db().export_rows(actor="test"))
+    row = next(action_leads_store().export_rows(actor="test"))
     assert (row["first_name"], row["phone"], row["care_route"], row["consent_privacy"]) == (
         "Sam", "+13125550142", "detox_first", True)  # daily opioids, no medication answer
-    assert [h.priority for h in leads_db().waiting_queue(actor="test")] == [1]
+    assert [h.priority for h in action_leads_store().waiting_queue(actor="test")] == [1]
 
 
-def test_stopping_keeps_a_partial_lead_without_a_handoff_or_pause(leads_db):
+def test_stopping_keeps_a_partial_lead_without_a_handoff_or_pause(action_leads_store):
     slots = {q.FOR_WHOM: FINISHED[q.FOR_WHOM], q.FIRST_NAME: "Sam", "ps_outcome": q.STOPPED}
     messages, events = run(ActionPrescreenFinish(), tracker(slots))
     assert messages[0]["response"] == "utter_ps_stopped"
     assert ConversationPaused() not in events
-    row = next(leads_db().export_rows(actor="test"))
+    row = next(action_leads_store().export_rows(actor="test"))
     assert (row["status"], row["first_name"]) == ("incomplete", "Sam")
-    assert leads_db().waiting_queue(actor="test") == []
+    assert action_leads_store().waiting_queue(actor="test") == []
 
 
-def test_stopping_before_any_answer_stores_nothing(leads_db):
+def test_stopping_before_any_answer_stores_nothing(action_leads_store):
     run(ActionPrescreenFinish(), tracker({"ps_outcome": q.STOPPED}))
-    assert list(leads_db().export_rows(actor="test")) == []
+    assert list(action_leads_store().export_rows(actor="test")) == []
 
 
 def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_waits(

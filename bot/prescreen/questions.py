@@ -158,11 +158,20 @@ _NOT_RECENT = re.compile(r"\b(days ago|a week|weeks ago|a month|months|sober|cle
                          r"not in the last|haven't used|havent used|not since|stopped)\b")
 
 
+# The numbered menus the questions offer (SMS and keypad users answer with a digit).
+_USE_PATTERN_MENU = {1: {"daily": True, "last_24h": True}, 2: {"daily": True, "last_24h": False},
+                     3: {"daily": False, "last_24h": True}, 4: {"daily": False, "last_24h": False}}
+_WITHDRAWAL_MENU = {1: {"symptoms_now": False, "seizure_or_dts": False},
+                    2: {"symptoms_now": True, "seizure_or_dts": False},
+                    3: {"symptoms_now": False, "seizure_or_dts": True},
+                    4: {"symptoms_now": True, "seizure_or_dts": True}}
+
+
 def _use_pattern(text: str, _context: AnswerContext) -> dict | None:
     plain = _plain(text)
-    choice = _numbered_choice(plain, 4)
-    if choice:
-        return {"daily": choice in (1, 2), "last_24h": choice in (1, 3)}
+    picked = _menu_pick(plain, _USE_PATTERN_MENU)
+    if picked:
+        return picked
     daily = False if _NOT_DAILY.search(plain) else (True if _DAILY.search(plain) else None)
     recent = False if _NOT_RECENT.search(plain) else (True if _RECENT.search(plain) else None)
     if daily is None and recent is None:
@@ -178,9 +187,9 @@ _SEIZURE_HISTORY = re.compile(r"\b(seizure|seized|fit|dts|d\.t\.s|delirium|hallu
 
 def _withdrawal(text: str, _context: AnswerContext) -> dict | None:
     plain = _plain(text)
-    choice = _numbered_choice(plain, 4)
-    if choice:
-        return {"symptoms_now": choice in (2, 4), "seizure_or_dts": choice in (3, 4)}
+    picked = _menu_pick(plain, _WITHDRAWAL_MENU)
+    if picked:
+        return picked
     negated_all = re.fullmatch(r"(no|none|nope|neither|nothing|no to both|not really)( .*)?", plain)
     seizure = bool(_SEIZURE_HISTORY.search(plain)) and not re.search(
         r"\bno (seizures?|dts|fits)\b|\bnever (had )?(a )?(seizure|dts)", plain)
@@ -267,9 +276,9 @@ def _consent(text: str, _context: AnswerContext) -> dict | None:
     return None if answer is None else {"contact": answer, "privacy": answer}
 
 
-def _numbered_choice(plain: str, options: int) -> int | None:
-    choices = _numbered_choices(plain, options)
-    return choices[0] if len(choices) == 1 else None
+def _menu_pick(plain: str, menu: dict[int, dict]) -> dict | None:
+    choices = _numbered_choices(plain, len(menu))
+    return dict(menu[choices[0]]) if len(choices) == 1 else None
 
 
 def _numbered_choices(plain: str, options: int) -> list[int]:
