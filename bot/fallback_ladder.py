@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+# "inform" is a bare pre-screen answer ("weed", "24") arriving when no question was asked.
+MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "inform"})
 
 # How each FAQ topic is named when the assistant asks "Did you mean ...?".
 TOPIC_LABELS = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import string
 import uuid
 from pathlib import Path
 
@@ -46,6 +47,15 @@ def nlu_examples() -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def profile():
     return load_profile(load_settings().facility_profile_path)
+
+
+@pytest.fixture(scope="session")
+def filled(responses, profile):
+    """A reply's exact text as the person sees it, filled from the facility profile."""
+    values = profile.reply_slots()
+    return lambda name, **extra: string.Formatter().vformat(
+        responses[name][0]["text"], (), {**values, **extra}
+    )
 
 
 # --- leads database: every database test runs on SQLite and on the real PostgreSQL server ---

@@ -106,3 +106,9 @@ def test_suicidal_thoughts(typed, answer):
 @pytest.mark.parametrize("typed", ["skip", "Prefer not to say", "idk", "pass"])
 def test_skip(typed):
     assert v.is_skip(typed)
+
+
+@pytest.mark.parametrize("typed, name", [("McKenzie", "McKenzie"), ("DeShawn", "DeShawn"),
+                                         ("PersonA", "PersonA"), ("maria", "Maria")])
+def test_first_name_is_kept_as_typed(typed, name):
+    assert v.parse_first_name(typed) == name

@@ -1,7 +1,6 @@
 """End-to-end: the real Rasa server and action server, spoken to over the REST channel."""
 from __future__ import annotations
 
-import string
 import urllib.error
 import urllib.request
 import uuid
@@ -32,14 +31,6 @@ def talk(stack):
     """A fresh conversation: each call sends one message and returns the reply texts."""
     sender = f"test-{uuid.uuid4().hex}"
     return lambda text: texts(send(stack.rasa_url, sender, text))
-
-
-@pytest.fixture(scope="module")
-def filled(responses, profile):
-    values = profile.reply_slots()
-    return lambda name, **extra: string.Formatter().vformat(
-        responses[name][0]["text"], (), {**values, **extra}
-    )
 
 
 def _is_crisis_reply(replies: list[str]) -> bool:

@@ -6,10 +6,11 @@ and strict about what it stores (E.164, booleans, two-letter states).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import phonenumbers
 
-from bot.safety.crisis import normalise
+from bot.safety.crisis import _APOSTROPHES, normalise
 
 _YES = {"yes", "y", "yeah", "yea", "yep", "yup", "sure", "ok", "okay", "correct", "right",
         "true", "si", "sí", "ya", "definitely", "absolutely", "of course", "i do", "he does",
@@ -94,14 +95,20 @@ def relationship_in(text: str | None) -> str | None:
 
 
 def parse_first_name(text: str | None) -> str | None:
-    """A first name to address them by, from "Sam", "I'm Sam" or "my name is sam"."""
-    cleaned = re.sub(r"^(hi|hey|hello)[, ]+", "", _clean(text))
-    cleaned = re.sub(r"^(my name is|my name's|name is|i'm|i am|im|it's|its|call me|this is|"
-                     r"his name is|her name is|their name is)\s+", "", cleaned)
-    match = re.fullmatch(r"([a-zà-ÿ][a-zà-ÿ'\-]{0,29})(?:\s+[a-zà-ÿ'\-]{1,30})?", cleaned)
-    if not match:
+    """A first name to address them by, from "Sam", "I'm Sam" or "my name is sam".
+
+    Kept as typed ("McKenzie", "DeShawn"); only an all-lowercase name gets a capital.
+    """
+    typed = " ".join(unicodedata.normalize("NFKC", text or "").translate(_APOSTROPHES)
+                     .strip(" .!?,").split())
+    typed = re.sub(r"^(hi|hey|hello)[, ]+", "", typed, flags=re.IGNORECASE)
+    typed = re.sub(r"^(my name is|my name's|name is|i'm|i am|im|it's|its|call me|this is|"
+                   r"his name is|her name is|their name is)\s+", "", typed, flags=re.IGNORECASE)
+    match = re.fullmatch(r"([^\W\d_][\w'\-]{0,29})(?:\s+[^\W\d_][\w'\-]{0,29})?", typed)
+    if not match or any(ch.isdigit() or ch == "_" for ch in match.group(1)):
         return None
-    return match.group(1)[:1].upper() + match.group(1)[1:]
+    name = match.group(1)
+    return name[:1].upper() + name[1:] if name.islower() else name
 
 
 def parse_age_group(text: str | None) -> str | None:
