@@ -184,3 +184,14 @@ def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack,
     with Session(leads, future=True) as session:
         handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender)).scalar_one()
         assert handoff.priority == 0  # moved to the top of the queue
+
+
+def test_resuming_gives_the_conversation_back_to_the_assistant(stack):
+    from bot.handoff.resume import resume_conversation
+    from tests.stack_helpers import API_TOKEN
+
+    sender, talk = new_talk(stack)
+    talk("can I talk to someone")
+    assert talk("what is iop") == []
+    resume_conversation(sender, stack.rasa_url, API_TOKEN)
+    assert talk("what is iop")[-1].startswith("An intensive outpatient program")

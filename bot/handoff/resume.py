@@ -13,7 +13,10 @@ def resume_conversation(conversation_id: str, rasa_url: str, token: str | None =
     query = f"?{urllib.parse.urlencode({'token': token})}" if token else ""
     request = urllib.request.Request(
         rasa_url.rstrip("/") + path + query,
-        data=json.dumps({"event": "resume"}).encode("utf-8"),
+        # The action_listen after the resume puts the dialogue back in "waiting for the
+        # person", so the next message is handled as a fresh turn by the rules.
+        data=json.dumps([{"event": "resume"},
+                         {"event": "action", "name": "action_listen"}]).encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
