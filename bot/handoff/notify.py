@@ -34,6 +34,8 @@ class NotifyOutcome:
 def twilio_sender(account_sid: str, auth_token: str, from_number: str) -> SmsSender:
     from twilio.rest import Client
 
+    # The SDK logs every request's URL and headers at INFO; our logs carry outcomes only.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     client = Client(account_sid, auth_token)
 
     def send(to: str, body: str) -> None:
