@@ -119,3 +119,12 @@ def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_wa
     assert messages[0]["response"] in ("utter_ps_done_open", "utter_ps_done_closed")
     assert events[-1] == ConversationPaused()
     assert len(list((tmp_path / "spool").glob("*.json"))) == 1
+
+
+@pytest.mark.parametrize("situation, route", [
+    ({"co_occurring": False, "suicidal": "no", "on_moud": True}, "iop_candidate"),
+    ({"co_occurring": False, "suicidal": "no", "unsafe_home": True, "on_moud": True}, "higher_level"),
+])
+def test_the_situation_answers_shape_the_care_route_staff_see(action_leads_store, situation, route):
+    run(ActionPrescreenFinish(), tracker({**FINISHED, q.MENTAL_HEALTH: situation}))
+    assert next(action_leads_store().export_rows(actor="test"))["care_route"] == route

@@ -47,6 +47,9 @@ def answers_from(tracker: Tracker) -> PrescreenAnswers:
         past_withdrawal_seizure_or_dts=_part(tracker, q.WITHDRAWAL, "seizure_or_dts"),
         co_occurring_conditions=_part(tracker, q.MENTAL_HEALTH, "co_occurring"),
         suicidal_thoughts_30_days=suicidal,
+        unsafe_home=_part(tracker, q.MENTAL_HEALTH, "unsafe_home"),
+        relapsed_after_outpatient=_part(tracker, q.MENTAL_HEALTH, "relapsed_after_outpatient"),
+        on_medication_treatment=_part(tracker, q.MENTAL_HEALTH, "on_moud"),
     )
 
 

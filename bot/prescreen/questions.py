@@ -204,22 +204,32 @@ def _withdrawal(text: str, _context: AnswerContext) -> dict | None:
 
 _CONDITIONS = re.compile(r"\b(depress|anxi|ptsd|trauma|bipolar|adhd|schizo|panic|ocd|"
                          r"eating disorder|mental|psych)")
+_UNSAFE_HOME = re.compile(r"\b(home is(n't| not) safe|not safe at home|unsafe|abus|violen|"
+                          r"everyone (at home )?(uses|drinks)|homeless)")
+_RELAPSED = re.compile(r"\b(relapsed|went back to using|tried (outpatient|iop|rehab) before)")
+_MOUD = re.compile(r"\b(suboxone|subutex|buprenorphine|methadone|vivitrol|naltrexone|sublocade)")
+# The health-and-situation question is one multi-select menu (see utter_ps_mental_health_*).
+_SITUATION_OPTIONS = 7
 
 
 def _mental_health(text: str, _context: AnswerContext) -> dict | None:
+    """Mental health, suicidal thoughts, and the situation around recovery, in one question."""
     plain = _plain(text)
-    choices = _numbered_choices(plain, 4)
+    choices = _numbered_choices(plain, _SITUATION_OPTIONS)
     if choices:
         suicidal = "now" if 4 in choices else "past" if 3 in choices else "no"
-        return {"co_occurring": 2 in choices, "suicidal": suicidal}
-    co_occurring = bool(_CONDITIONS.search(plain))
+        return {"co_occurring": 2 in choices, "suicidal": suicidal, "unsafe_home": 5 in choices,
+                "relapsed_after_outpatient": 6 in choices, "on_moud": 7 in choices}
+    found = {"co_occurring": bool(_CONDITIONS.search(plain)), "suicidal": None,
+             "unsafe_home": bool(_UNSAFE_HOME.search(plain)),
+             "relapsed_after_outpatient": bool(_RELAPSED.search(plain)),
+             "on_moud": bool(_MOUD.search(plain))}
     if re.search(r"\bsuicid|kill myself|end (my|his|her) life|want(ed)? to die", plain):
-        return {"co_occurring": co_occurring, "suicidal": v.parse_suicidal_thoughts(plain) or "now"}
-    if co_occurring:
-        return {"co_occurring": True, "suicidal": None}
-    answer = v.parse_yes_no(plain)
-    if answer is False:
-        return {"co_occurring": False, "suicidal": "no"}
+        return {**found, "suicidal": v.parse_suicidal_thoughts(plain) or "now"}
+    if any(found.values()):
+        return found
+    if v.parse_yes_no(plain) is False:
+        return {**found, "suicidal": "no"}
     return None
 
 
