@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-# "inform" is a bare pre-screen answer ("weed", "24") arriving when no question was asked.
-MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "inform"})
+MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
 # How each FAQ topic is named when the assistant asks "Did you mean ...?".
 TOPIC_LABELS = {
