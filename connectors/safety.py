@@ -4,7 +4,7 @@ A paused conversation gets no reply from Rasa at all, so a message about suicide
 overdose sent while waiting for a person would meet silence. Every connector passes its
 messages through `answer_crisis_when_silent`, which sends the 911/988 reply whenever the
 assistant said nothing and the deterministic safety net matches, and moves the waiting
-handoff to the top of the queue.
+handoff to the top of the queue, texting on-call staff again.
 """
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ async def _raise_handoff_priority(message: UserMessage) -> None:
 
     try:
         await record_submission(Submission(message.sender_id, message.input_channel or "unknown",
-                                           handoff=HandoffRequest("crisis", CRISIS_PRIORITY)))
+                                           handoff=HandoffRequest("crisis", CRISIS_PRIORITY)),
+                                notify_existing=True)
     except Exception:  # the reply has gone out; the queue change must not undo it
         logger.exception("could not raise the handoff priority")

@@ -41,17 +41,26 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"
 
 
-async def record_submission(submission: Submission) -> list[Applied]:
-    """Writes (or spools) off the event loop, then texts staff about any new handoff."""
+async def record_submission(submission: Submission, notify_existing: bool = False) -> list[Applied]:
+    """Writes (or spools) off the event loop, then texts staff about any new handoff.
+
+    `notify_existing` texts staff about an already-waiting handoff too: a crisis message from
+    someone waiting for a counselor must reach a person, not only move up the queue.
+    """
     applied = await asyncio.to_thread(current_recorder().record, submission)
     for result in applied:
-        if result.handoff_is_new:
-            task = asyncio.create_task(_notify_staff(result.handoff_id, submission.handoff.priority
-                                                     if submission.handoff else ROUTINE_PRIORITY))
-            _notifications.add(task)
-            task.add_done_callback(_notifications.discard)
+        if result.handoff_id and (result.handoff_is_new or notify_existing):
+            priority = submission.handoff.priority if submission.handoff else ROUTINE_PRIORITY
+            notify_staff_in_background(result.handoff_id, priority)
     logger.info("submission recorded: written=%d spooled=%s", len(applied), not applied)
     return applied
+
+
+def notify_staff_in_background(handoff_id: str, priority: int) -> None:
+    """The person's reply never waits for Twilio (retries can take seconds)."""
+    task = asyncio.create_task(_notify_staff(handoff_id, priority))
+    _notifications.add(task)
+    task.add_done_callback(_notifications.discard)
 
 
 async def _notify_staff(handoff_id: str, priority: int) -> None:
