@@ -23,7 +23,7 @@ PARENT_FOR_SON = [
     ("Illinois 62701", "What is your child using"),
     ("mostly booze and some xanax", "how often"),
     ("1", "withdrawal"),
-    ("2", "thoughts of suicide"),
+    ("2", "suicidal thoughts"),
     ("1", "insurance"),
     ("he has BCBS", "phone number"),
     ("312-555-0142", "good time"),
