@@ -22,10 +22,11 @@ def lead_count(engine) -> int:
         return session.execute(select(func.count()).select_from(Lead)).scalar_one()
 
 
-def test_database_down_then_up_the_lead_lands_exactly_once(tmp_path, empty_database_url):
+def test_database_down_then_up_the_lead_lands_exactly_once(tmp_path, empty_database_url, caplog):
     spool = LeadSpool(tmp_path / "spool")
     down = LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool)
     assert down.record(finished_prescreen("conv-1")) == []  # spooled, no exception
+    assert "spooled" in caplog.text and "Sam" not in caplog.text and "5550142" not in caplog.text
     assert len(spool.pending()) == 1
     assert oct(os.stat(spool.pending()[0]).st_mode & 0o777) == "0o600"
 

@@ -189,3 +189,22 @@ def test_twenty_simultaneous_prescreens_make_twenty_leads_with_their_own_answers
         n = int(row["first_name"].removeprefix("Person"))
         assert row["phone"] == f"+1312555{n:04d}"
         assert row["substances"] == [f"substance-{n}"]
+
+
+def test_sqlalchemy_errors_hide_the_persons_details(tmp_path):
+    # PostgreSQL's own DETAIL line can still name a key value, which is why the recorder logs
+    # only an error's type; this checks the part SQLAlchemy controls.
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'leads.db'}")
+    upgrade(engine)
+    now = dt.datetime.now(dt.timezone.utc)
+    with pytest.raises(IntegrityError) as failure:
+        with Session(engine, future=True) as session, session.begin():
+            for lead_id in ("x", "y"):
+                session.add(Lead(id=lead_id, channel="rest", conversation_id=lead_id,
+                                 status="complete", created_at=now, updated_at=now,
+                                 first_name="Zebediah", phone_e164="+13125550142"))
+    assert "Zebediah" not in str(failure.value) and "5550142" not in str(failure.value)
+    assert "parameters hidden" in str(failure.value)
+    engine.dispose()

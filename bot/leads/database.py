@@ -13,16 +13,19 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a database error message must never carry a name or phone into a log.
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Several action-server threads share the file; wait for a lock instead of failing.
-        engine = create_engine(url, future=True, connect_args={"timeout": 30})
+        engine = create_engine(url, future=True, hide_parameters=True,
+                               connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pool_pre_ping: a PostgreSQL restart must not turn the next lead into an error.
-    return create_engine(url, future=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True, pool_size=5,
+                         max_overflow=5)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
