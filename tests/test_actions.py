@@ -122,3 +122,13 @@ def test_staff_are_texted_for_a_new_handoff_and_again_for_a_crisis_while_waiting
     asyncio.run(handoff.record_submission(crisis, notify_existing=True))
     assert texted == [3, 0]
     assert [h.priority for h in action_leads_store().waiting_queue(actor="test")] == [0]
+
+
+def test_the_action_server_serves_exactly_the_actions_the_domain_declares():
+    from rasa_sdk.executor import ActionExecutor
+
+    from tests.conftest import DOMAIN_DIR, _merged_yaml
+
+    executor = ActionExecutor()
+    executor.register_package("bot.actions")
+    assert set(executor.actions) == set(_merged_yaml(DOMAIN_DIR, "actions"))

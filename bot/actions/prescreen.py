@@ -5,6 +5,7 @@ the tracker, those functions, the leads database and the person.
 """
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import logging
 from typing import Any
@@ -15,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.facility_context import current_profile
 from bot.actions.handoff import (
-    CRISIS_PRIORITY, ROUTINE_PRIORITY, hand_off, record_submission, utc_now,
+    CRISIS_PRIORITY, ROUTINE_PRIORITY, channel_of, hand_off, record_submission, utc_now,
 )
 from bot.actions.lead_from_tracker import (
     CONSENT_SHOWN_SLOT, FAILURES_SLOT, OUTCOME_SLOT, partial_lead_from,
@@ -58,11 +59,18 @@ def _relation(tracker: Tracker) -> str:
     return _RELATION_WORDS.get(relationship, "your loved one")
 
 
-class AskPrescreenQuestion(Action):
-    """Asks one question, in the wording that fits: for you, for a loved one, or a re-ask."""
+class AskPrescreenQuestion(Action, abc.ABC):
+    """Asks one question, in the wording that fits: for you, for a loved one, or a re-ask.
 
-    question: str = ""
+    Abstract until a subclass names its question, so the action server registers only the
+    twelve real `action_ask_ps_*` actions.
+    """
+
     has_loved_one_wording = True
+
+    @property
+    @abc.abstractmethod
+    def question(self) -> str: ...
 
     def name(self) -> str:
         return f"action_ask_{self.question}"
@@ -182,7 +190,7 @@ class ActionPrescreenFinish(Action):
             lead = partial_lead_from(tracker)
             if lead is not None:
                 await record_submission(Submission(tracker.sender_id,
-                                                   tracker.get_latest_input_channel() or "unknown",
+                                                   channel_of(tracker),
                                                    lead=lead))
             dispatcher.utter_message(response="utter_ps_stopped", **current_profile().reply_slots())
             # Answers stay in the slots, so "get started" later picks up where they left off.
@@ -203,7 +211,7 @@ class ActionPrescreenFinish(Action):
         lead = partial_lead_from(tracker, complete=True)
         priority = PRIORITY_FOR_ROUTE.get(lead.care_route, ROUTINE_PRIORITY)
         await record_submission(Submission(
-            tracker.sender_id, tracker.get_latest_input_channel() or "unknown", lead=lead,
+            tracker.sender_id, channel_of(tracker), lead=lead,
             handoff=HandoffRequest("prescreen_complete", priority)))
         profile = current_profile()
         now = utc_now()
