@@ -112,3 +112,8 @@ def test_skip(typed):
                                          ("PersonA", "PersonA"), ("maria", "Maria")])
 def test_first_name_is_kept_as_typed(typed, name):
     assert v.parse_first_name(typed) == name
+
+
+@pytest.mark.parametrize("typed", ["no", "Yes", "skip", "no sé"])
+def test_yes_no_and_skip_words_are_not_names(typed):
+    assert v.parse_first_name(typed) is None

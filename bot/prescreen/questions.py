@@ -117,7 +117,8 @@ def _looks_like_a_question(text: str) -> bool:
 
 def parse_answer(question: str, text: str, context: AnswerContext) -> Any | None:
     """The stored value for an answer, or None when the answer cannot be used."""
-    if not text or not text.strip():
+    if not text or not text.strip() or v.is_skip(text):
+        # "idk", "skip", "no sé": never read as an answer, whatever a parser's shortcuts say.
         return None
     return _PARSERS[question](text[:1000], context)
 

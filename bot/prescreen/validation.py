@@ -10,7 +10,7 @@ import unicodedata
 
 import phonenumbers
 
-from bot.safety.crisis import _APOSTROPHES, normalise
+from bot.safety.crisis import APOSTROPHES, normalise
 
 _YES = {"yes", "y", "yeah", "yea", "yep", "yup", "sure", "ok", "okay", "correct", "right",
         "true", "si", "sí", "ya", "definitely", "absolutely", "of course", "i do", "he does",
@@ -18,7 +18,10 @@ _YES = {"yes", "y", "yeah", "yea", "yep", "yup", "sure", "ok", "okay", "correct"
 _NO = {"no", "n", "nope", "nah", "not really", "never", "none", "no way", "i don't", "i dont",
        "he doesn't", "she doesn't", "they don't", "not at all", "negative"}
 _SKIP = {"skip", "pass", "prefer not to say", "rather not say", "i'd rather not", "next",
-         "don't know", "dont know", "not sure", "idk", "unsure", "no idea"}
+         "don't know", "dont know", "not sure", "idk", "unsure", "no idea",
+         # Spanish "I don't know": starts with "no" but is not a no.
+         "no se", "no sé", "no lo se", "no lo sé", "no sabemos", "no estoy seguro",
+         "no estoy segura"}
 
 US_STATES = {
     "AL": "alabama", "AK": "alaska", "AZ": "arizona", "AR": "arkansas", "CA": "california",
@@ -51,6 +54,8 @@ def is_skip(text: str | None) -> bool:
 
 def parse_yes_no(text: str | None) -> bool | None:
     cleaned = _clean(text)
+    if cleaned in _SKIP:
+        return None
     if cleaned in _YES or cleaned.startswith(("yes ", "yeah ", "yep ")):
         return True
     if cleaned in _NO or cleaned.startswith(("no ", "nope ", "nah ", "not ")):
@@ -99,7 +104,7 @@ def parse_first_name(text: str | None) -> str | None:
 
     Kept as typed ("McKenzie", "DeShawn"); only an all-lowercase name gets a capital.
     """
-    typed = " ".join(unicodedata.normalize("NFKC", text or "").translate(_APOSTROPHES)
+    typed = " ".join(unicodedata.normalize("NFKC", text or "").translate(APOSTROPHES)
                      .strip(" .!?,").split())
     typed = re.sub(r"^(hi|hey|hello)[, ]+", "", typed, flags=re.IGNORECASE)
     typed = re.sub(r"^(my name is|my name's|name is|i'm|i am|im|it's|its|call me|this is|"
@@ -108,6 +113,8 @@ def parse_first_name(text: str | None) -> str | None:
     if not match or any(ch.isdigit() or ch == "_" for ch in match.group(1)):
         return None
     name = match.group(1)
+    if name.lower() in _YES | _NO | _SKIP or _clean(text) in _SKIP:
+        return None  # "no", "yes", "skip" or "no sé" is not a name
     return name[:1].upper() + name[1:] if name.islower() else name
 
 

@@ -16,7 +16,7 @@ import yaml
 # The intent the NLU guard forces and the dialogue policy answers; one name for both.
 CRISIS_INTENT = "crisis"
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class CrisisDetector:
 
 def normalise(text: str) -> str:
     """Lower case, straight apostrophes, accents folded, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = unicodedata.normalize("NFKC", text).translate(APOSTROPHES).lower()
     return " ".join(text.split())
 
 
