@@ -20,6 +20,16 @@ def _int_from_env(name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from error
 
 
+def _float_from_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from error
+
+
 @dataclass(frozen=True)
 class Settings:
     rasa_port: int
@@ -39,7 +49,20 @@ class Settings:
     oncall_staff_numbers: tuple[str, ...]
     twilio_account_sid: str | None
     twilio_auth_token: str | None
-    twilio_from_number: str | None
+    # The helpline number people text and call; staff alerts and replies come from it too.
+    twilio_number: str | None
+    # Where voice handoffs ring during admissions hours.
+    admissions_phone: str | None
+    # The URL Twilio calls us at (scheme and host as Twilio sees them, also behind a proxy):
+    # webhook signatures are computed over it, not over the URL the server sees.
+    public_base_url: str | None
+    # Server secret for pseudonymous SMS/voice conversation ids; generated under var/ if unset.
+    conversation_id_secret: str | None
+    # Tests and benchmarks only: a local stand-in for https://api.twilio.com.
+    twilio_api_base_url: str | None
+    # How long an SMS webhook waits for the assistant before answering <Response/> and sending
+    # the reply through the REST API instead (Twilio gives up on a webhook after 15 s).
+    sms_reply_budget_seconds: float
 
 
     def with_var_dir(self, var_dir: Path) -> Settings:
@@ -78,5 +101,11 @@ def load_settings() -> Settings:
         oncall_staff_numbers=_list_from_env("ONCALL_STAFF_NUMBERS"),
         twilio_account_sid=os.environ.get("TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=os.environ.get("TWILIO_AUTH_TOKEN") or None,
-        twilio_from_number=os.environ.get("TWILIO_FROM_NUMBER") or None,
+        twilio_number=(os.environ.get("TWILIO_NUMBER") or os.environ.get("TWILIO_FROM_NUMBER")
+                       or None),
+        admissions_phone=os.environ.get("ADMISSIONS_PHONE") or None,
+        public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        conversation_id_secret=os.environ.get("CONVERSATION_ID_SECRET") or None,
+        twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
+        sms_reply_budget_seconds=_float_from_env("SMS_REPLY_BUDGET_SECONDS", 10.0),
     )

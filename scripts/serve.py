@@ -5,8 +5,21 @@ import signal
 import sys
 import time
 
-from bot.settings import load_settings
+from bot.messaging.twilio_api import twilio_configured
+from bot.settings import Settings, load_settings
 from scripts.stack import Stack
+
+
+def phone_channels_status(settings: Settings) -> str:
+    """What `make run` says about the Twilio SMS and voice channels."""
+    if not twilio_configured(settings):
+        return ("SMS and voice channels: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                "TWILIO_NUMBER to turn them on; see .env.example).")
+    base = settings.public_base_url or "<PUBLIC_BASE_URL unset: signatures checked against the URL this server sees>"
+    return (f"SMS and voice channels: on. Point the Twilio number at\n"
+            f"  {base}/webhooks/twilio_sms/webhook (messaging)\n"
+            f"  {base}/webhooks/twilio_voice/webhook (voice), status callback "
+            f"{base}/webhooks/twilio_voice/status")
 
 
 def main() -> int:
@@ -30,6 +43,7 @@ def main() -> int:
         "       -H 'Content-Type: application/json' \\\n"
         "       -d '{\"sender\": \"me\", \"message\": \"hi\"}'\n"
         f"or run `make chat` in another terminal. HTTP API: {stack.rasa_url}{token_hint}\n"
+        f"{phone_channels_status(settings)}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -47,11 +47,21 @@ def test_questions_are_worded_for_a_loved_one_and_reworded_after_a_miss():
     assert messages[0]["response"] == "utter_ps_age_retry"
 
 
-def test_a_number_the_sms_channel_knows_is_confirmed_not_asked():
-    messages, _ = run(AskPhone(), tracker(channel="twilio_sms", sender="+13125550142"))
+def test_a_number_the_sms_channel_knows_is_confirmed_not_asked(action_leads_store):
+    from bot.messaging.store import messaging_store_for
+    from bot.settings import load_settings
+
+    action_leads_store()
+    messaging_store_for(load_settings().database_url).remember_contact(
+        "twilio_sms-0a1b", "twilio_sms", "+13125550142")
+    messages, _ = run(AskPhone(), tracker(channel="twilio_sms", sender="twilio_sms-0a1b"))
     assert (messages[0]["response"], messages[0]["known_phone"]) == ("utter_ps_phone_confirm",
                                                                      "(312) 555-0142")
-    messages, _ = run(AskPhone(), tracker(channel="rest", sender="+13125550142"))
+    # The same conversation id on the website, or an SMS conversation with no number on
+    # record, is asked for a number.
+    messages, _ = run(AskPhone(), tracker(channel="rest", sender="twilio_sms-0a1b"))
+    assert messages[0]["response"] == "utter_ps_phone"
+    messages, _ = run(AskPhone(), tracker(channel="twilio_sms", sender="twilio_sms-ffff"))
     assert messages[0]["response"] == "utter_ps_phone"
 
 

@@ -15,11 +15,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.facility_context import current_profile
 from bot.actions.lead_from_tracker import partial_lead_from
-from bot.handoff.notify import notify_oncall, twilio_sender
+from bot.actions.phone_channel import with_callback_number
+from bot.handoff.notify import notify_oncall
 from bot.leads.recording import LeadRecorder, recorder_from_settings
 from bot.leads.submission import Applied, HandoffRequest, LeadDetails, Submission
+from bot.messaging.twilio_api import outbound_from_settings
 from bot.prescreen.care_route import PRIORITY_FOR_ROUTE
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ async def _notify_staff(handoff_id: str, priority: int) -> None:
     settings = load_settings()
     try:
         outcome = await asyncio.to_thread(notify_oncall, priority, settings.oncall_staff_numbers,
-                                          _sender(settings))
+                                          outbound_from_settings(settings))
         await asyncio.to_thread(current_recorder().store.record_notification, handoff_id,
                                 outcome.attempts, outcome.error)
         logger.info("staff notification: handoff=%s ok=%s attempts=%d", handoff_id,
@@ -76,17 +78,11 @@ async def _notify_staff(handoff_id: str, priority: int) -> None:
         logger.exception("staff notification failed: handoff=%s", handoff_id)
 
 
-def _sender(settings: Settings):
-    if not (settings.twilio_account_sid and settings.twilio_auth_token
-            and settings.twilio_from_number):
-        return None
-    return twilio_sender(settings.twilio_account_sid, settings.twilio_auth_token,
-                         settings.twilio_from_number)
-
 
 async def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str, priority: int,
                    lead: LeadDetails | None = None) -> list[EventType]:
     """Records the handoff, tells the person what happens next, and pauses the assistant."""
+    lead = await with_callback_number(tracker, lead)
     await record_submission(Submission(
         conversation_id=tracker.sender_id, channel=channel_of(tracker), lead=lead,
         handoff=HandoffRequest(reason, priority)))

@@ -21,31 +21,28 @@ from bot.actions.handoff import (
 from bot.actions.lead_from_tracker import (
     CONSENT_SHOWN_SLOT, FAILURES_SLOT, OUTCOME_SLOT, partial_lead_from,
 )
+from bot.actions.phone_channel import known_phone
 from bot.leads.submission import HandoffRequest, Submission
 from bot.prescreen import questions as q
 from bot.prescreen.care_route import EMERGENCY, PRIORITY_FOR_ROUTE
-from bot.prescreen.validation import parse_us_phone, speakable_phone
+from bot.prescreen.validation import speakable_phone
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
-
-# Channels whose sender id is the person's own phone number (the Twilio connectors).
-PHONE_CHANNELS = ("twilio_sms", "twilio_voice")
 
 _RELATION_WORDS = {"parent": "your child", "spouse_or_partner": "your partner",
                    "child": "your parent", "sibling": "your sibling", "friend": "your friend",
                    "relative": "your relative"}
 
 
-def known_phone(tracker: Tracker) -> str | None:
-    if tracker.get_latest_input_channel() in PHONE_CHANNELS:
-        return parse_us_phone(tracker.sender_id)
-    return None
+def member_id_wanted() -> bool:
+    # Only invite a member ID when it can be encrypted at rest.
+    return bool(load_settings().leads_encryption_key)
 
 
-def answer_context(tracker: Tracker) -> q.AnswerContext:
-    return q.AnswerContext(known_phone=known_phone(tracker),
-                           member_id_wanted=bool(load_settings().leads_encryption_key))
+async def answer_context(tracker: Tracker) -> q.AnswerContext:
+    return q.AnswerContext(known_phone=await known_phone(tracker),
+                           member_id_wanted=member_id_wanted())
 
 
 def _for_loved_one(tracker: Tracker) -> bool:
@@ -82,11 +79,11 @@ class AskPrescreenQuestion(Action, abc.ABC):
         if (tracker.get_slot(FAILURES_SLOT) or 0) > 0:
             response = f"{base}_retry"
         else:
-            response = self.first_asking(tracker, base, extra)
+            response = await self.first_asking(tracker, base, extra)
         dispatcher.utter_message(response=response, **extra)
         return []
 
-    def first_asking(self, tracker: Tracker, base: str, extra: dict[str, Any]) -> str:
+    async def first_asking(self, tracker: Tracker, base: str, extra: dict[str, Any]) -> str:
         if not self.has_loved_one_wording:
             return base
         return f"{base}_loved_one" if _for_loved_one(tracker) else f"{base}_self"
@@ -95,19 +92,18 @@ class AskPrescreenQuestion(Action, abc.ABC):
 class AskInsurance(AskPrescreenQuestion):
     question = q.INSURANCE
 
-    def first_asking(self, tracker, base, extra):
-        # Only invite a member ID when it can be encrypted at rest.
-        if answer_context(tracker).member_id_wanted and not _for_loved_one(tracker):
+    async def first_asking(self, tracker, base, extra):
+        if member_id_wanted() and not _for_loved_one(tracker):
             return f"{base}_member_id"
-        return super().first_asking(tracker, base, extra)
+        return await super().first_asking(tracker, base, extra)
 
 
 class AskPhone(AskPrescreenQuestion):
     question = q.PHONE
     has_loved_one_wording = False
 
-    def first_asking(self, tracker, base, extra):
-        phone = known_phone(tracker)
+    async def first_asking(self, tracker, base, extra):
+        phone = await known_phone(tracker)
         if phone:
             extra["known_phone"] = speakable_phone(phone)
             return f"{base}_confirm"
@@ -156,7 +152,7 @@ class ValidatePrescreenForm(Action):
         message = q.Message(latest.get("text") or "", intent.get("name"),
                             float(intent.get("confidence") or 0.0))
         failures = int(tracker.get_slot(FAILURES_SLOT) or 0)
-        move = q.next_move(question, message, failures, answer_context(tracker))
+        move = q.next_move(question, message, failures, await answer_context(tracker))
         logger.info("pre-screen: question=%s move=%s", question, move.kind)
         if move.kind == "interrupt":
             return []  # rejected: the FAQ rule or the crisis policy answers, then the form resumes

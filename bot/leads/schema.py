@@ -111,3 +111,34 @@ class AuditEvent(Base):
     action = Column(String(32), nullable=False)
     entity = Column(String(32), nullable=False)
     entity_id = Column(String(36))
+
+
+class SmsOptOut(Base):
+    """A number that texted STOP: nothing goes to it, from anyone, until it texts START."""
+
+    __tablename__ = "sms_opt_outs"
+    phone_e164 = Column(String(16), primary_key=True)
+    opted_out_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class InboundDelivery(Base):
+    """A Twilio message or call turn already handled, so a retried webhook gets no second reply."""
+
+    __tablename__ = "inbound_deliveries"
+    delivery_id = Column(String(64), primary_key=True)  # MessageSid, or CallSid plus turn
+    channel = Column(String(32), nullable=False)
+    received_at = Column(DateTime(timezone=True), nullable=False, default=utc_now, index=True)
+
+
+class ConversationContact(Base):
+    """The phone number behind a pseudonymous conversation id (SMS and voice).
+
+    Kept here, beside the leads, and not in the conversation history, so the tracker store
+    never holds raw numbers; the pre-screen reads it to confirm the number instead of asking.
+    """
+
+    __tablename__ = "conversation_contacts"
+    conversation_id = Column(String(128), primary_key=True)
+    channel = Column(String(32), nullable=False)
+    phone_e164 = Column(String(16), nullable=False, index=True)
+    first_seen_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)

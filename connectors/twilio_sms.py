@@ -1,0 +1,173 @@
+"""The helpline number's SMS channel: POST /webhooks/twilio_sms/webhook.
+
+Replaces Rasa's built-in `twilio` channel, which checks no signature, blocks the event loop
+on a REST call per reply, crashes on a picture with no text and answers Twilio's retries twice.
+Here each inbound text is, in order:
+1. refused with 403 unless Twilio signed it;
+2. dropped (200, empty TwiML) if its MessageSid was already handled: a Twilio retry;
+3. checked for STOP / START / HELP, which the connector answers itself;
+4. passed to the assistant under a pseudonymous conversation id, and the reply returned as
+   TwiML <Message>s in the same HTTP response; past the reply budget Twilio gets an empty
+   <Response/> at once and the reply follows through the REST API.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.facility import load_profile
+from bot.messaging.keywords import Keyword, keyword_of
+from bot.messaging.outbound import Purpose
+from bot.messaging.segments import split_for_sms
+from bot.messaging.twilio_api import outbound_from_settings
+from connectors.safety import answer_crisis_when_silent, crisis_detector
+from connectors.twilio_common import (
+    NamedCollectingOutputChannel, TwilioChannelConfig, caller_of, channel_config,
+    conversation_for, form_value, is_first_delivery, is_signed_by_twilio,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "twilio_sms"
+# Twilio joins a long text into one message of up to 1,600 characters; the assistant reads
+# no more than that, whatever arrives.
+MAX_INBOUND_CHARS = 1600
+# Late replies in flight, kept referenced so they are not garbage-collected mid-send.
+_late_replies: set[asyncio.Task] = set()
+
+
+def twiml(*bodies: str) -> HTTPResponse:
+    reply = MessagingResponse()
+    for body in bodies:
+        for part in split_for_sms(body):
+            reply.message(part)
+    return response.text(str(reply), content_type="application/xml")
+
+
+def keyword_reply(keyword: Keyword, config: TwilioChannelConfig) -> str:
+    profile = load_profile(config.settings.facility_profile_path)
+    if keyword is Keyword.OPT_OUT:
+        return (f"You're unsubscribed from {profile.name} texts and won't get more. Reply START "
+                f"to text with us again. In an emergency call 911; for thoughts of suicide call "
+                f"or text 988.")
+    if keyword is Keyword.OPT_IN:
+        return (f"You're subscribed again to {profile.name} texts. I'm the automated assistant; "
+                f"ask me about our outpatient program, or say 'counselor'. Reply STOP to opt out.")
+    return (f"{profile.name} admissions: call {profile.helpline_phone}, or text 'counselor' "
+            f"to reach a person. Automated assistant; msg & data rates may apply. Reply STOP "
+            f"to opt out. In an emergency call 911, or call or text 988.")
+
+
+def texts_of(messages: list[dict[str, Any]]) -> list[str]:
+    """What can go by SMS: text, with any buttons as numbered choices; images are skipped."""
+    texts = []
+    for message in messages:
+        text = message.get("text") or ""
+        buttons = message.get("buttons") or []
+        if buttons:
+            text += " " + " ".join(f"{i}) {b.get('title', '')}" for i, b in enumerate(buttons, 1))
+        if text.strip():
+            texts.append(text.strip())
+    return texts
+
+
+class TwilioSmsInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        handle = answer_crisis_when_silent(on_new_message)
+        sms = Blueprint("twilio_sms_webhook", __name__)
+
+        @sms.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if channel_config() else "not configured"})
+
+        @sms.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            config = channel_config()
+            if config is None:
+                return response.text("SMS channel not configured", status=503)
+            if not is_signed_by_twilio(request, config):
+                logger.warning("sms webhook: rejected a request without a valid signature")
+                return response.text("invalid signature", status=403)
+            phone = caller_of(request)
+            if phone is None:  # withheld or not a US number: nothing to key a conversation by
+                return twiml()
+            if not await is_first_delivery(config, form_value(request, "MessageSid"), CHANNEL):
+                logger.info("sms webhook: duplicate delivery ignored")
+                return twiml()
+            text = form_value(request, "Body").strip()[:MAX_INBOUND_CHARS]
+            return await self._answer(request, config, phone, text, handle)
+
+        return sms
+
+    async def _answer(self, request: Request, config: TwilioChannelConfig, phone: str,
+                      text: str, handle: Callable[[UserMessage], Awaitable[None]]) -> HTTPResponse:
+        store = config.store
+        keyword = keyword_of(text)
+        if keyword is Keyword.OPT_OUT:
+            await asyncio.to_thread(store.opt_out, phone)
+            logger.info("sms: opt-out recorded")
+            return twiml(keyword_reply(keyword, config))
+        if keyword is Keyword.OPT_IN:
+            await asyncio.to_thread(store.opt_in, phone)
+            logger.info("sms: opt-in recorded")
+            return twiml(keyword_reply(keyword, config))
+        if await _opted_out(config, phone) and crisis_detector().detect(text) is None:
+            # They said STOP: nothing but START (or a crisis, below) gets an answer.
+            return twiml()
+        if keyword is Keyword.HELP:
+            return twiml(keyword_reply(keyword, config))
+        media_count = form_value(request, "NumMedia")
+        if not text and media_count not in ("", "0"):
+            return twiml("I can only read text here, not pictures or other attachments. "
+                         "Could you type your question? Or text 'counselor' to reach a person.")
+        conversation_id = await conversation_for(config, CHANNEL, phone)
+        collector = NamedCollectingOutputChannel(CHANNEL)
+        message = UserMessage(text, collector, conversation_id, input_channel=CHANNEL)
+        turn = asyncio.create_task(handle(message))
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), config.settings.sms_reply_budget_seconds)
+        except asyncio.TimeoutError:
+            logger.warning("sms: reply over budget; it will follow through the REST API")
+            late = asyncio.create_task(_send_late(turn, collector, phone, config))
+            _late_replies.add(late)
+            late.add_done_callback(_late_replies.discard)
+            return twiml()
+        except Exception:
+            logger.exception("sms: the assistant failed on a message")
+            return twiml("Sorry, something went wrong on my side. Please try again, or call "
+                         f"{load_profile(config.settings.facility_profile_path).helpline_phone} "
+                         "to talk with a person. In an emergency call 911.")
+        return twiml(*texts_of(collector.messages))
+
+
+async def _opted_out(config: TwilioChannelConfig, phone: str) -> bool:
+    try:
+        return await asyncio.to_thread(config.store.is_opted_out, phone)
+    except Exception as error:  # they are texting us now, so a reply to them is expected
+        logger.warning("opt-out state unavailable (%s)", type(error).__name__)
+        return False
+
+
+async def _send_late(turn: asyncio.Task, collector: NamedCollectingOutputChannel, phone: str,
+                     config: TwilioChannelConfig) -> None:
+    try:
+        await turn
+    except Exception:
+        logger.exception("sms: the assistant failed on a message answered late")
+        return
+    outbound = outbound_from_settings(config.settings)
+    for text in texts_of(collector.messages):
+        outcome = await outbound.send(phone, text, Purpose.REPLY)
+        if not outcome.sent:
+            logger.warning("sms: late reply not sent (%s)", outcome.reason)

@@ -1,0 +1,232 @@
+"""The helpline number's voice channel: POST /webhooks/twilio_voice/webhook and /status.
+
+A call is a chain of webhooks. Each answer is TwiML: the assistant's reply rendered for
+speech inside a <Gather> that listens for speech or keypad digits, followed by a <Redirect>
+taken only when the caller said nothing. Where the call is in that chain travels in the
+action URL's `step` query parameter, which Twilio signs with the rest of the request, so no
+call state lives in this process and any Rasa instance can take the next turn.
+
+Replaces Rasa's built-in `twilio_voice` channel, which checks no signature, waits 5 s of
+silence after every answer and cannot transfer a call to a person.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from bot.facility import load_profile
+from bot.messaging.speech import speakable
+from bot.messaging.voice_hints import speech_hints
+from connectors.safety import answer_crisis_when_silent
+from connectors.twilio_common import (
+    NamedCollectingOutputChannel, TwilioChannelConfig, caller_of, channel_config,
+    conversation_for, form_value, is_signed_by_twilio,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "twilio_voice"
+WEBHOOK_PATH = "/webhooks/twilio_voice/webhook"
+# Rasa's built-in channel waits 5 s after the caller stops; "auto" ends the turn at the
+# first natural pause. (Twilio allows "auto" only when no speechModel is named.)
+SPEECH_TIMEOUT = "auto"
+# Seconds to wait for the caller to start speaking or press a key.
+LISTEN_TIMEOUT = 6
+VOICE = {"voice": "Polly.Joanna", "language": "en-US"}
+# Custom payloads the voice variants of responses carry (bot/domain/*.yml, channel twilio_voice).
+TRANSFER, HANG_UP, OFFER_988 = "transfer", "hang_up", "offer_988"
+TERMINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+_YES_TO_988 = re.compile(r"\b(yes|yeah|yep|please|connect|ok|okay|sure|988)\b", re.IGNORECASE)
+
+
+def _url(config: TwilioChannelConfig, **query: str) -> str:
+    base = config.public_base_url or ""
+    return f"{base}{WEBHOOK_PATH}?{urlencode(query)}" if query else f"{base}{WEBHOOK_PATH}"
+
+
+def _xml(reply: VoiceResponse) -> HTTPResponse:
+    return response.text(str(reply), content_type="application/xml")
+
+
+def _listen(reply: VoiceResponse, config: TwilioChannelConfig, spoken: list[str],
+            step: str = "answer", silence: int = 1) -> VoiceResponse:
+    """Says `spoken` while listening (the caller may talk over it), then handles silence."""
+    gather = Gather(input="speech dtmf", action=_url(config, step=step), method="POST",
+                    speech_timeout=SPEECH_TIMEOUT, timeout=LISTEN_TIMEOUT,
+                    hints=speech_hints(), action_on_empty_result=False, language="en-US")
+    for text in spoken:
+        if text:
+            gather.say(text, **VOICE)
+    reply.append(gather)
+    reply.redirect(_url(config, step="silence", n=str(silence)), method="POST")
+    return reply
+
+
+def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
+    profile = load_profile(config.settings.facility_profile_path)
+    return {
+        "reprompt": "Sorry, I didn't hear anything. You can ask about our outpatient program, "
+                    "or press 0 or say 'counselor' to reach a person.",
+        "offer": "Would you like to talk with an admissions counselor? Press 0 or say "
+                 "'counselor'. Otherwise I'll say goodbye.",
+        "goodbye": f"Thank you for calling {profile.name}. You can call back any time. "
+                   f"In an emergency, hang up and dial 9 1 1. Goodbye.",
+        "not_understood": "Sorry, I couldn't make that out. Could you say it again?",
+        "no_answer": f"I'm sorry, no one could pick up just now. A counselor will call you "
+                     f"back as soon as possible. In an emergency, hang up and dial 9 1 1.",
+        "error": f"Sorry, something went wrong on my side. Please call back, or in an "
+                 f"emergency hang up and dial 9 1 1.",
+        "connecting_988": "Connecting you to the 9 8 8 Suicide and Crisis Lifeline now.",
+    }
+
+
+def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig) -> VoiceResponse:
+    """The assistant's replies as one TwiML answer: speak, then listen, transfer or hang up."""
+    spoken = [speakable(m["text"]) for m in messages if m.get("text")]
+    actions = {(m.get("custom") or {}).get("voice") for m in messages if m.get("custom")}
+    reply = VoiceResponse()
+    if TRANSFER in actions and config.settings.admissions_phone:
+        for text in spoken:
+            reply.say(text, **VOICE)
+        dial = reply.dial(action=_url(config, step="after_dial"), method="POST", timeout=30,
+                          caller_id=config.settings.twilio_number)
+        dial.number(config.settings.admissions_phone)
+        return reply
+    if TRANSFER in actions or HANG_UP in actions:
+        # No one to ring (ADMISSIONS_PHONE unset) or admissions closed: the reply already
+        # says when a counselor will call back; a callback request has been stored.
+        for text in spoken:
+            reply.say(text, **VOICE)
+        reply.hangup()
+        return reply
+    if OFFER_988 in actions:
+        return _listen(reply, config, spoken, step="offer_988")
+    if not spoken:
+        spoken = [_prompts(config)["not_understood"]]
+    return _listen(reply, config, spoken)
+
+
+class TwilioVoiceInput(InputChannel):
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        handle = answer_crisis_when_silent(on_new_message)
+        voice = Blueprint("twilio_voice_webhook", __name__)
+
+        @voice.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if channel_config() else "not configured"})
+
+        @voice.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            config = channel_config()
+            if config is None:
+                return response.text("voice channel not configured", status=503)
+            if not is_signed_by_twilio(request, config):
+                logger.warning("voice webhook: rejected a request without a valid signature")
+                return response.text("invalid signature", status=403)
+            try:
+                return _xml(await self._turn(request, config, handle))
+            except Exception:
+                logger.exception("voice: a turn failed")
+                reply = VoiceResponse()
+                reply.say(_prompts(config)["error"], **VOICE)
+                reply.hangup()
+                return _xml(reply)
+
+        @voice.route("/status", methods=["POST"])
+        async def status(request: Request) -> HTTPResponse:
+            config = channel_config()
+            if config is None:
+                return response.text("voice channel not configured", status=503)
+            if not is_signed_by_twilio(request, config):
+                return response.text("invalid signature", status=403)
+            phone = caller_of(request)
+            if form_value(request, "CallStatus") in TERMINAL_CALL_STATUSES and phone:
+                await keep_partial_lead(request, await conversation_for(config, CHANNEL, phone))
+            return response.empty()
+
+        return voice
+
+    async def _turn(self, request: Request, config: TwilioChannelConfig,
+                    handle: Callable[[UserMessage], Awaitable[None]]) -> VoiceResponse:
+        step = request.args.get("step", "")
+        prompts = _prompts(config)
+        phone = caller_of(request)
+        if phone is None:
+            reply = VoiceResponse()
+            reply.say("Sorry, this line can only take calls from US numbers that aren't "
+                      "withheld. Please call again without blocking your number, or in an "
+                      "emergency dial 9 1 1.", **VOICE)
+            reply.hangup()
+            return reply
+        conversation_id = await conversation_for(config, CHANNEL, phone)
+
+        async def ask_assistant(text: str) -> VoiceResponse:
+            collector = NamedCollectingOutputChannel(CHANNEL)
+            await handle(UserMessage(text, collector, conversation_id, input_channel=CHANNEL))
+            return render_turn(collector.messages, config)
+
+        if step == "":
+            # A new call: the session start's voice greeting (automated, press 0 for a person).
+            return await ask_assistant("/session_start")
+        if step == "silence":
+            n = int(request.args.get("n", "1") or 1)
+            if n == 1:
+                return _listen(VoiceResponse(), config, [prompts["reprompt"]], silence=2)
+            if n == 2:
+                return _listen(VoiceResponse(), config, [prompts["offer"]], silence=3)
+            reply = VoiceResponse()
+            reply.say(prompts["goodbye"], **VOICE)
+            reply.hangup()
+            return reply
+        if step == "after_dial":
+            reply = VoiceResponse()
+            if form_value(request, "DialCallStatus") != "completed":
+                reply.say(prompts["no_answer"], **VOICE)
+            reply.hangup()
+            return reply
+        digits = form_value(request, "Digits").strip()
+        speech = form_value(request, "SpeechResult").strip()
+        if step == "offer_988" and (digits == "1" or (not digits and _YES_TO_988.search(speech))):
+            logger.warning("voice: caller accepted the transfer to 988")
+            reply = VoiceResponse()
+            reply.say(prompts["connecting_988"], **VOICE)
+            reply.dial("988")
+            return reply
+        if digits == "0":
+            return await ask_assistant("counselor")
+        return await ask_assistant(digits or speech)
+
+
+async def keep_partial_lead(request: Request, conversation_id: str) -> None:
+    """A caller who hangs up mid-pre-screen keeps what they answered, as an incomplete lead."""
+    from rasa_sdk import Tracker
+
+    from bot.actions.handoff import record_submission
+    from bot.actions.lead_from_tracker import partial_lead_from
+    from bot.leads.submission import Submission
+    from rasa.shared.core.trackers import EventVerbosity
+
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return
+    tracker = await agent.tracker_store.retrieve(conversation_id)
+    if tracker is None or tracker.active_loop_name is None:
+        return  # not in the pre-screen: nothing half-finished to keep
+    lead = partial_lead_from(Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)))
+    if lead is None:
+        return
+    await record_submission(Submission(conversation_id, CHANNEL, lead=lead))
+    logger.info("voice: caller hung up mid-pre-screen; partial lead kept")
