@@ -10,16 +10,17 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel
-from sanic.request import Request
+from sanic.request import Request, RequestParameters
 from twilio.request_validator import RequestValidator
 
 from bot.messaging.pseudonym import conversation_id_for, load_or_create_secret
 from bot.messaging.store import MessagingStore, messaging_store_for
 from bot.prescreen.validation import parse_us_phone
-from bot.settings import Settings, load_settings
 from bot.messaging.twilio_api import twilio_configured
+from bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,21 +54,31 @@ def public_url_of(request: Request, public_base_url: str | None) -> str:
     return f"{public_base_url}{request.path}{query}"
 
 
+def twilio_form(request: Request) -> RequestParameters:
+    """The POSTed parameters, blank ones included.
+
+    Twilio signs every parameter, an empty Body too; Sanic's `request.form` drops blank
+    values, which would make a picture with no text fail its signature check.
+    """
+    if not hasattr(request.ctx, "twilio_form"):
+        try:
+            request.ctx.twilio_form = RequestParameters(
+                parse_qs(request.body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            request.ctx.twilio_form = RequestParameters()
+    return request.ctx.twilio_form
+
+
 def is_signed_by_twilio(request: Request, config: TwilioChannelConfig) -> bool:
     signature = request.headers.get("X-Twilio-Signature")
     if not signature:
         return False
-    try:
-        form = request.form
-    except Exception:  # an unparseable body cannot have a valid signature
-        return False
     return RequestValidator(config.auth_token).validate(
-        public_url_of(request, config.public_base_url), form, signature)
+        public_url_of(request, config.public_base_url), twilio_form(request), signature)
 
 
 def form_value(request: Request, name: str) -> str:
-    value = request.form.get(name)
-    return value if isinstance(value, str) else ""
+    return twilio_form(request).get(name) or ""
 
 
 def caller_of(request: Request) -> str | None:
