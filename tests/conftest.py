@@ -1,8 +1,10 @@
 """Shared fixtures: the loaded domain, the facility profile, and trackers for action tests."""
 from __future__ import annotations
 
+import asyncio
 import os
 import string
+import threading
 import uuid
 from pathlib import Path
 
@@ -124,3 +126,88 @@ def action_leads_store(tmp_path, monkeypatch):
         return recorder.store
 
     return store
+
+
+# --- Twilio connectors served in-process, with a scripted assistant -------------------------
+
+class ScriptedAssistant:
+    """Replies "echo: <text>", or as told; records who it heard from (conversation ids)."""
+
+    def __init__(self):
+        self.heard: list[tuple[str, str]] = []
+        self.delay = 0.0
+        self.reply = None
+        self.custom = None  # a custom payload sent after the reply, as a domain response can
+        self.crash = False
+
+    async def __call__(self, message):
+        self.heard.append((message.sender_id, message.text))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.crash:
+            raise RuntimeError("model exploded")
+        text = self.reply if self.reply is not None else f"echo: {message.text}"
+        if text:
+            await message.output_channel.send_text_message(message.sender_id, text)
+        if self.custom:
+            await message.output_channel.send_custom_json(message.sender_id, self.custom)
+
+
+def serve_in_thread(app, port: int):
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    async def run():
+        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+        await server.startup()
+        started.set()
+        await server.serve_forever()
+
+    def serve():
+        try:
+            loop.run_until_complete(run())
+        except RuntimeError:  # loop.stop() at teardown ends serve_forever this way
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(20), "test server did not start"
+    return loop
+
+
+@pytest.fixture(scope="session")
+def twilio_server(tmp_path_factory):
+    """Our SMS and voice blueprints served by Sanic, with a scripted assistant behind them.
+
+    One server for the whole session: Sanic cannot start a second app in one process.
+    """
+    var_dir = tmp_path_factory.mktemp("twilio")
+    from sanic import Sanic
+
+    from connectors import twilio_common
+    from connectors.twilio_sms import TwilioSmsInput
+    from connectors.twilio_voice import TwilioVoiceInput
+    from scripts.stack import free_port
+    from tests.twilio_helpers import FakeTwilioApi, twilio_environment
+
+    # The crisis net's queue update imports the actions package (spaCy, TensorFlow): seconds
+    # in a bare test process, already loaded in a Rasa server. Loaded here, so the first
+    # crisis test measures the connector, not an import.
+    import bot.actions.handoff  # noqa: F401
+    with FakeTwilioApi() as api, pytest.MonkeyPatch.context() as patch:
+        for name, value in twilio_environment(api, var_dir).items():
+            patch.setenv(name, value)
+        patch.setenv("SMS_REPLY_BUDGET_SECONDS", "3")
+        twilio_common.channel_config.cache_clear()
+        assistant = ScriptedAssistant()
+        app = Sanic(f"twilio_test_{uuid.uuid4().hex[:8]}")
+        app.blueprint(TwilioSmsInput().blueprint(assistant), url_prefix="/webhooks/twilio_sms")
+        app.blueprint(TwilioVoiceInput().blueprint(assistant),
+                      url_prefix="/webhooks/twilio_voice")
+        port = free_port()
+        loop = serve_in_thread(app, port)
+        yield f"http://127.0.0.1:{port}", api, assistant, var_dir
+        loop.call_soon_threadsafe(loop.stop)
+    twilio_common.channel_config.cache_clear()
+
+

@@ -16,6 +16,7 @@ from bot.messaging.speech import speakable
     ("We're here for you 💙🙏", "We're here for you"),
     ("**Cost:** about $250 to $450 a week", "Cost: about $250 to $450 a week"),
     ("Open from 8am to 8pm", "Open from 8 a.m. to 8 p.m."),
+    ("We call back from 8am.", "We call back from 8 a.m."),
     ("100 Example Ave, Springfield, IL 62701", "100 Example Ave, Springfield, IL 6 2 7 0 1"),
 ])
 def test_written_replies_are_said_the_way_a_caller_needs_them(written, spoken):

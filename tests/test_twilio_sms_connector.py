@@ -7,95 +7,25 @@ real one answers in tests/test_stack_twilio.py.
 """
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 
 import pytest
-from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
 from bot.leads.database import make_engine
 from bot.messaging.store import MessagingStore
 from connectors import twilio_common
-from connectors.twilio_sms import TwilioSmsInput
-from scripts.stack import free_port
 from tests.twilio_helpers import (
-    AUTH_TOKEN, PUBLIC_BASE_URL, FakeTwilioApi, signed_post, sms_params, twiml_messages,
-    twilio_environment,
+    AUTH_TOKEN, PUBLIC_BASE_URL, signed_post, sms_params, twiml_messages,
 )
 
 PATH = "/webhooks/twilio_sms/webhook"
 
 
-class ScriptedAssistant:
-    """Replies "echo: <text>", or as told; records who it heard from (conversation ids)."""
-
-    def __init__(self):
-        self.heard: list[tuple[str, str]] = []
-        self.delay = 0.0
-        self.reply = None
-        self.crash = False
-
-    async def __call__(self, message):
-        self.heard.append((message.sender_id, message.text))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        if self.crash:
-            raise RuntimeError("model exploded")
-        text = self.reply if self.reply is not None else f"echo: {message.text}"
-        if text:
-            await message.output_channel.send_text_message(message.sender_id, text)
-
-
-def serve_in_thread(app: Sanic, port: int):
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-
-    async def run():
-        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-        await server.startup()
-        started.set()
-        await server.serve_forever()
-
-    def serve():
-        try:
-            loop.run_until_complete(run())
-        except RuntimeError:  # loop.stop() at teardown ends serve_forever this way
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(20), "test server did not start"
-    return loop
-
-
-@pytest.fixture(scope="module")
-def sms_server(tmp_path_factory):
-    """One server for the module: Sanic cannot start a second app in the same process."""
-    var_dir = tmp_path_factory.mktemp("sms")
-    # The crisis net's queue update imports the actions package (spaCy, TensorFlow): seconds
-    # in a bare test process, already loaded in a Rasa server. Loaded here, so the first
-    # crisis test measures the connector, not an import.
-    import bot.actions.handoff  # noqa: F401
-    with FakeTwilioApi() as api, pytest.MonkeyPatch.context() as patch:
-        for name, value in twilio_environment(api, var_dir).items():
-            patch.setenv(name, value)
-        patch.setenv("SMS_REPLY_BUDGET_SECONDS", "3")
-        twilio_common.channel_config.cache_clear()
-        assistant = ScriptedAssistant()
-        app = Sanic(f"sms_test_{uuid.uuid4().hex[:8]}")
-        app.blueprint(TwilioSmsInput().blueprint(assistant), url_prefix="/webhooks/twilio_sms")
-        port = free_port()
-        loop = serve_in_thread(app, port)
-        yield f"http://127.0.0.1:{port}", api, assistant, var_dir
-        loop.call_soon_threadsafe(loop.stop)
-    twilio_common.channel_config.cache_clear()
-
-
 @pytest.fixture
-def sms(sms_server):
-    url, api, assistant, var_dir = sms_server
+def sms(twilio_server):
+    url, api, assistant, var_dir = twilio_server
     assistant.__init__()
     api.requests.clear()
     # A number of its own for each test, so opt-outs and conversations never carry over.

@@ -56,6 +56,7 @@ def speakable(text: str) -> str:
     spoken = _ZIP.sub(lambda m: " ".join(m[1]), spoken)
     spoken = _CLOCK.sub(lambda m: f"{m[1]}{':' + m[2] if m[2] else ''} "
                                   f"{'a.m.' if m[3].lower() == 'am' else 'p.m.'}", spoken)
+    spoken = re.sub(r"\b([ap])\.m\.\.", r"\1.m.", spoken)  # "8am." said once, not "8 a.m.."
     if _MENU_ITEM.search(spoken):
         spoken = _REPLY_VERB.sub("Press or say", spoken)
         spoken = _MENU_ITEM.sub(r"\1 for ", spoken)

@@ -1,0 +1,138 @@
+"""The voice webhook as Twilio and a caller hear it, with a scripted assistant behind it.
+
+TwiML is parsed as XML and checked verb by verb. The real assistant takes a whole call,
+pre-screen and transfer included, in tests/test_stack_twilio.py.
+"""
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from tests.twilio_helpers import PUBLIC_BASE_URL, signed_post
+
+PATH = "/webhooks/twilio_voice/webhook"
+
+
+@pytest.fixture
+def call(twilio_server):
+    url, api, assistant, _ = twilio_server
+    assistant.__init__()
+    phone = f"+1312555{uuid.uuid4().int % 10000:04d}"
+    call_sid = f"CA{uuid.uuid4().hex}"
+
+    class Call:
+        bot = assistant
+
+        def post(self, query: str = "", **params):
+            form = {"CallSid": call_sid, "From": phone, "To": "+15550104400",
+                    "CallStatus": "in-progress", **params}
+            path = PATH + (f"?{query}" if query else "")
+            answer = signed_post(url, path, form)
+            assert answer.status_code == 200, answer.text
+            return ElementTree.fromstring(answer.text)
+
+    return Call()
+
+
+def said(twiml) -> list[str]:
+    return [say.text for say in twiml.iter("Say")]
+
+
+def test_a_new_call_starts_a_session_and_listens_for_speech_or_keys(call):
+    call.bot.reply = "Hi, I'm the automated assistant. Press 0 or say 'counselor' any time."
+    twiml = call.post()
+    assert call.bot.heard[0][1] == "/session_start"
+    gather = twiml.find("Gather")
+    assert gather.get("input") == "speech dtmf"
+    assert gather.get("speechTimeout") == "auto"
+    assert int(gather.get("timeout")) <= 10
+    assert gather.get("action") == f"{PUBLIC_BASE_URL}{PATH}?step=answer"
+    hints = gather.get("hints").lower()
+    assert "suboxone" in hints and "aetna" in hints and "fentanyl" in hints
+    assert said(gather) == ["Hi, I'm the automated assistant. Press 0 or say 'counselor' any time."]
+    # Silence falls through the Gather to a reprompt.
+    assert twiml.find("Redirect").text == f"{PUBLIC_BASE_URL}{PATH}?step=silence&n=1"
+
+
+def test_speech_and_digits_reach_the_assistant_and_the_reply_is_spoken(call):
+    call.bot.reply = "Call 988 or visit https://example.org 💙"
+    twiml = call.post("step=answer", SpeechResult="how much does it cost", Confidence="0.9")
+    assert call.bot.heard[-1][1] == "how much does it cost"
+    assert said(twiml) == ["Call 9 8 8 or visit"]
+    call.post("step=answer", Digits="2")
+    assert call.bot.heard[-1][1] == "2"
+
+
+def test_zero_on_the_keypad_asks_for_a_counselor(call):
+    call.post("step=answer", Digits="0")
+    assert call.bot.heard[-1][1] == "counselor"
+
+
+def test_silence_gets_one_reprompt_then_a_counselor_offer_then_goodbye(call):
+    first = call.post("step=silence&n=1")
+    assert "didn't hear anything" in said(first)[0]
+    assert first.find("Redirect").text.endswith("step=silence&n=2")
+    second = call.post("step=silence&n=2")
+    assert "counselor" in said(second)[0] and "Press 0" in said(second)[0]
+    assert second.find("Redirect").text.endswith("step=silence&n=3")
+    last = call.post("step=silence&n=3")
+    assert "Goodbye" in said(last)[0] and last.find("Hangup") is not None
+    assert call.bot.heard == []  # silence is not sent to the assistant as words
+
+
+def test_a_transfer_reply_dials_admissions_from_the_helpline_number(call):
+    call.bot.reply, call.bot.custom = "Connecting you now.", {"voice": "transfer"}
+    twiml = call.post("step=answer", SpeechResult="counselor")
+    assert said(twiml) == ["Connecting you now."]
+    dial = twiml.find("Dial")
+    assert dial.find("Number").text == "+15550104499"
+    assert dial.get("callerId") == "+15550104400"
+    assert dial.get("action").endswith("step=after_dial")
+
+
+def test_after_hours_the_reply_is_said_and_the_call_ends(call):
+    call.bot.reply = "A counselor will call you back tomorrow from 8am."
+    call.bot.custom = {"voice": "hang_up"}
+    twiml = call.post("step=answer", SpeechResult="counselor")
+    assert said(twiml) == ["A counselor will call you back tomorrow from 8 a.m."]
+    assert twiml.find("Hangup") is not None and twiml.find("Dial") is None
+
+
+def test_a_crisis_reply_offers_988_and_listens_for_the_answer(call):
+    call.bot.reply, call.bot.custom = "Press 1 to be connected to 988.", {"voice": "offer_988"}
+    twiml = call.post("step=answer", SpeechResult="I want to end it all")
+    assert twiml.find("Gather").get("action").endswith("step=offer_988")
+    assert said(twiml) == ["Press 1 to be connected to 9 8 8."]
+
+
+def test_when_no_one_answers_the_transfer_the_caller_hears_about_a_callback(call):
+    twiml = call.post("step=after_dial", DialCallStatus="no-answer")
+    assert "call you back" in said(twiml)[0] and twiml.find("Hangup") is not None
+
+
+def test_a_caller_in_crisis_can_be_connected_to_988(call):
+    accepted = call.post("step=offer_988", Digits="1")
+    assert accepted.find("Dial").text == "988"
+    by_voice = call.post("step=offer_988", SpeechResult="yes please connect me")
+    assert by_voice.find("Dial").text == "988"
+    # Anything else is an answer for the assistant, not a transfer.
+    other = call.post("step=offer_988", SpeechResult="what does detox involve")
+    assert other.find("Dial") is None and call.bot.heard[-1][1] == "what does detox involve"
+
+
+def test_forged_voice_webhooks_get_403(twilio_server):
+    url = twilio_server[0]
+    form = {"CallSid": "CA1", "From": "+13125550142", "SpeechResult": "hi"}
+    assert signed_post(url, PATH, form, token="wrong").status_code == 403
+    assert signed_post(url, "/webhooks/twilio_voice/status", form, token="wrong").status_code == 403
+
+
+def test_a_withheld_number_is_told_kindly_and_not_sent_to_the_assistant(twilio_server):
+    url, _, assistant, _ = twilio_server
+    assistant.__init__()
+    answer = signed_post(url, PATH, {"CallSid": "CA2", "From": "anonymous"})
+    twiml = ElementTree.fromstring(answer.text)
+    assert "9 1 1" in said(twiml)[0] and twiml.find("Hangup") is not None
+    assert assistant.heard == []
