@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.facility import load_profile
+from bot.facility import cached_profile
 from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.outbound import Purpose
 from bot.messaging.segments import split_for_sms
@@ -52,7 +52,7 @@ def twiml(*bodies: str) -> HTTPResponse:
 
 
 def keyword_reply(keyword: Keyword, config: TwilioChannelConfig) -> str:
-    profile = load_profile(config.settings.facility_profile_path)
+    profile = cached_profile(config.settings.facility_profile_path)
     if keyword is Keyword.OPT_OUT:
         return (f"You're unsubscribed from {profile.name} texts and won't get more. Reply START "
                 f"to text with us again. In an emergency call 911; for thoughts of suicide call "
@@ -146,7 +146,7 @@ class TwilioSmsInput(InputChannel):
         except Exception:
             logger.exception("sms: the assistant failed on a message")
             return twiml("Sorry, something went wrong on my side. Please try again, or call "
-                         f"{load_profile(config.settings.facility_profile_path).helpline_phone} "
+                         f"{cached_profile(config.settings.facility_profile_path).helpline_phone} "
                          "to talk with a person. In an emergency call 911.")
         return twiml(*texts_of(collector.messages))
 

@@ -23,7 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from bot.facility import load_profile
+from bot.facility import cached_profile
 from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
 from connectors.safety import answer_crisis_when_silent
@@ -72,7 +72,7 @@ def _listen(reply: VoiceResponse, config: TwilioChannelConfig, spoken: list[str]
 
 
 def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
-    profile = load_profile(config.settings.facility_profile_path)
+    profile = cached_profile(config.settings.facility_profile_path)
     return {
         "reprompt": "Sorry, I didn't hear anything. You can ask about our outpatient program, "
                     "or press 0 or say 'counselor' to reach a person.",
@@ -89,30 +89,61 @@ def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
     }
 
 
+def _replies_with_actions(messages: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """(spoken text, voice action) pairs: a response's custom payload follows its text."""
+    pairs: list[tuple[str, str | None]] = []
+    for message in messages:
+        action = (message.get("custom") or {}).get("voice")
+        if action and pairs and pairs[-1][1] is None:
+            pairs[-1] = (pairs[-1][0], action)
+        elif action:
+            pairs.append(("", action))
+        if message.get("text"):
+            pairs.append((speakable(message["text"]), None))
+    return pairs
+
+
 def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig) -> VoiceResponse:
     """The assistant's replies as one TwiML answer: speak, then listen, transfer or hang up."""
-    spoken = [speakable(m["text"]) for m in messages if m.get("text")]
-    actions = {(m.get("custom") or {}).get("voice") for m in messages if m.get("custom")}
+    pairs = _replies_with_actions(messages)
+    actions = {action for _, action in pairs}
     reply = VoiceResponse()
+    if OFFER_988 in actions:
+        # Someone at risk: the 988 offer comes first. A handoff made in the same turn still
+        # stands (a counselor will call back as a priority), but it is not announced over it.
+        spoken = [text for text, action in pairs if action in (None, OFFER_988)]
+        return _listen(reply, config, spoken, step="offer_988")
+    spoken = [text for text, _ in pairs]
     if TRANSFER in actions and config.settings.admissions_phone:
-        for text in spoken:
+        for text in filter(None, spoken):
             reply.say(text, **VOICE)
-        dial = reply.dial(action=_url(config, step="after_dial"), method="POST", timeout=30,
-                          caller_id=config.settings.twilio_number)
-        dial.number(config.settings.admissions_phone)
+        _dial_admissions(reply, config)
         return reply
     if TRANSFER in actions or HANG_UP in actions:
         # No one to ring (ADMISSIONS_PHONE unset) or admissions closed: the reply already
-        # says when a counselor will call back; a callback request has been stored.
-        for text in spoken:
+        # says when a counselor will call back, and the handoff holds the callback request.
+        for text in filter(None, spoken):
             reply.say(text, **VOICE)
         reply.hangup()
         return reply
-    if OFFER_988 in actions:
-        return _listen(reply, config, spoken, step="offer_988")
-    if not spoken:
-        spoken = [_prompts(config)["not_understood"]]
+    if not any(spoken):
+        return _nothing_to_say(reply, config)
     return _listen(reply, config, spoken)
+
+
+def _dial_admissions(reply: VoiceResponse, config: TwilioChannelConfig) -> None:
+    dial = reply.dial(action=_url(config, step="after_dial"), method="POST", timeout=30,
+                      caller_id=config.settings.twilio_number)
+    dial.number(config.settings.admissions_phone)
+
+
+def _nothing_to_say(reply: VoiceResponse, config: TwilioChannelConfig) -> VoiceResponse:
+    """The assistant stays quiet once a call is handed to a counselor: ring one if we can."""
+    if config.settings.admissions_phone:
+        reply.say("Let me connect you with an admissions counselor.", **VOICE)
+        _dial_admissions(reply, config)
+        return reply
+    return _listen(reply, config, [_prompts(config)["not_understood"]])
 
 
 class TwilioVoiceInput(InputChannel):

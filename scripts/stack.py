@@ -73,6 +73,9 @@ class Stack:
     settings: Settings
     model_path: Path = MODEL_PATH
     log_path: Path | None = None
+    # More environment for both processes (the Twilio tests and benchmark set their channels'
+    # variables here rather than in the caller's own environment).
+    extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
     _log_file: IO[bytes] | None = None
 
@@ -84,7 +87,7 @@ class Stack:
         if not self.model_path.exists():
             raise FileNotFoundError(f"no trained model at {self.model_path}; run `make train`")
         self.settings.var_dir.mkdir(parents=True, exist_ok=True)
-        env = stack_environment(self.settings)
+        env = stack_environment(self.settings, self.extra_env)
         if self.log_path:
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         output = self._log_file

@@ -188,7 +188,7 @@ def twilio_server(tmp_path_factory):
     from connectors.twilio_sms import TwilioSmsInput
     from connectors.twilio_voice import TwilioVoiceInput
     from scripts.stack import free_port
-    from tests.twilio_helpers import FakeTwilioApi, twilio_environment
+    from scripts.twilio_local import FakeTwilioApi, twilio_environment
 
     # The crisis net's queue update imports the actions package (spaCy, TensorFlow): seconds
     # in a bare test process, already loaded in a Rasa server. Loaded here, so the first

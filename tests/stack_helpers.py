@@ -10,11 +10,11 @@ from scripts.stack import Stack, free_port
 API_TOKEN = "test-api-token"
 
 
-def throwaway_stack(workdir: Path) -> Stack:
+def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:
     settings = dataclasses.replace(
         load_settings().with_var_dir(workdir / "var"),
         rasa_port=free_port(),
         actions_port=free_port(),
         rasa_api_token=API_TOKEN,
     )
-    return Stack(settings, log_path=workdir / "stack.log")
+    return Stack(settings, log_path=workdir / "stack.log", extra_env=extra_env or {})

@@ -26,10 +26,12 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return string.Formatter().vformat(text, (), values)
 
 
-def _all_texts(responses):
+def _all_texts(responses, channel=None):
+    """Every variant's text, or only those a channel ("" for the default ones) would use."""
     for name, variants in responses.items():
         for variant in variants:
-            yield name, variant["text"]
+            if channel is None or variant.get("channel", "") == channel:
+                yield name, variant["text"]
 
 
 def test_every_placeholder_is_a_profile_value_or_runtime_value(responses, profile):
@@ -39,10 +41,11 @@ def test_every_placeholder_is_a_profile_value_or_runtime_value(responses, profil
 
 
 def test_every_reply_fits_one_sms_once_filled(responses, profile):
+    """Written replies (not the ones said on a call) fit in one 320-character text."""
     values = {**profile.reply_slots(), **RUNTIME_VALUES}
     too_long = {
         name: len(_fill(text, values))
-        for name, text in _all_texts(responses)
+        for name, text in _all_texts(responses, channel="")
         if len(_fill(text, values)) > SMS_LIMIT
     }
     assert too_long == {}
@@ -110,3 +113,16 @@ def test_center_specific_answers_use_the_profile(topic, fact, responses, profile
         assert all(insurer in text for insurer in profile.accepted_insurers)
     if topic == "telehealth":
         assert "video" in text
+
+
+def test_on_a_call_crisis_replies_offer_988_and_handoffs_transfer_or_say_goodbye(responses):
+    voice = {name: variant for name, variants in responses.items() for variant in variants
+             if variant.get("channel") == "twilio_voice"}
+    for name in ("utter_crisis", "utter_ps_suicidal_now"):
+        assert voice[name]["custom"] == {"voice": "offer_988"} and "911" in voice[name]["text"]
+    for name in ("utter_handoff_open", "utter_ps_done_open"):
+        assert voice[name]["custom"] == {"voice": "transfer"}
+    for name in ("utter_handoff_closed", "utter_ps_done_closed"):
+        assert voice[name]["custom"] == {"voice": "hang_up"} and "call you" in voice[name]["text"]
+    assert "press 0" in voice["utter_disclosure"]["text"].lower()
+    assert "automated" in voice["utter_disclosure"]["text"]

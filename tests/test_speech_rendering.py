@@ -28,5 +28,10 @@ def test_numbered_menus_become_keypad_choices():
     assert said == "How often? Press or say 1 for daily, 2 for not daily."
 
 
+def test_multi_choice_menus_too():
+    said = speakable("For your child, reply with all numbers that apply: 1) none, 2) depression.")
+    assert said == "For your child, press or say all numbers that apply: 1 for none, 2 for depression."
+
+
 def test_hours_per_week_and_prices_stay_numbers():
     assert speakable("9 to 19 hours a week, $250") == "9 to 19 hours a week, $250"

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from bot.leads.database import make_engine
 from bot.messaging.store import MessagingStore
 from connectors import twilio_common
-from tests.twilio_helpers import (
+from scripts.twilio_local import (
     AUTH_TOKEN, PUBLIC_BASE_URL, signed_post, sms_params, twiml_messages,
 )
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from tests.twilio_helpers import PUBLIC_BASE_URL, signed_post
+from scripts.twilio_local import PUBLIC_BASE_URL, signed_post
 
 PATH = "/webhooks/twilio_voice/webhook"
 
@@ -136,3 +136,22 @@ def test_a_withheld_number_is_told_kindly_and_not_sent_to_the_assistant(twilio_s
     twiml = ElementTree.fromstring(answer.text)
     assert "9 1 1" in said(twiml)[0] and twiml.find("Hangup") is not None
     assert assistant.heard == []
+
+
+def test_a_call_the_assistant_has_handed_over_rings_a_counselor(call):
+    call.bot.reply = ""  # paused for a counselor: the assistant says nothing more
+    twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
+    assert "connect you" in said(twiml)[0]
+    assert twiml.find("Dial").find("Number").text == "+15550104499"
+
+
+def test_the_988_offer_is_not_talked_over_by_a_handoff_in_the_same_turn(twilio_server):
+    from connectors.twilio_common import channel_config
+    from connectors.twilio_voice import render_turn
+
+    messages = [{"text": "Press 1 to be connected to 988 now."}, {"custom": {"voice": "offer_988"}},
+                {"text": "I'm connecting you to a counselor."}, {"custom": {"voice": "transfer"}}]
+    twiml = ElementTree.fromstring(str(render_turn(messages, channel_config())))
+    assert said(twiml) == ["Press 1 to be connected to 9 8 8 now."]
+    assert twiml.find("Dial") is None
+    assert twiml.find("Gather").get("action").endswith("step=offer_988")

@@ -22,7 +22,7 @@ _ZIP = re.compile(r"(?<![\d$.,])\b(\d{5})\b(?![\d,])")
 _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?(am|pm)\b", re.IGNORECASE)
 # A numbered menu written for a screen ("Reply 1) daily, 2) ...") said as keypad choices.
 _MENU_ITEM = re.compile(r"(?<!\w)(\d)\)\s+")
-_REPLY_VERB = re.compile(r"\bReply\b")
+_REPLY_VERB = re.compile(r"\b(R|r)eply( with)?\b")
 _SPOKEN_WORDS = {
     r"\bIOP\b": "I.O.P.",
     r"\bDTs\b": "D.T.'s",
@@ -58,7 +58,8 @@ def speakable(text: str) -> str:
                                   f"{'a.m.' if m[3].lower() == 'am' else 'p.m.'}", spoken)
     spoken = re.sub(r"\b([ap])\.m\.\.", r"\1.m.", spoken)  # "8am." said once, not "8 a.m.."
     if _MENU_ITEM.search(spoken):
-        spoken = _REPLY_VERB.sub("Press or say", spoken)
+        spoken = _REPLY_VERB.sub(lambda m: "Press or say" if m[1] == "R" else "press or say",
+                                 spoken)
         spoken = _MENU_ITEM.sub(r"\1 for ", spoken)
     for pattern, words in _SPOKEN_WORDS.items():
         spoken = re.sub(pattern, words, spoken)

@@ -1,4 +1,8 @@
-"""Signed Twilio webhooks and a local stand-in for the Twilio REST API, for the tests."""
+"""Signed Twilio webhooks and a local stand-in for the Twilio REST API (tests and `make bench`).
+
+Nothing here talks to Twilio: requests are signed with the official SDK exactly as Twilio
+signs them, and the SDK's outbound calls are answered by `FakeTwilioApi` on localhost.
+"""
 from __future__ import annotations
 
 import json
@@ -35,7 +39,8 @@ def sms_params(phone: str, body: str, sid: str, **extra: str) -> dict[str, str]:
 def twiml_messages(response: requests.Response) -> list[str]:
     """The <Message> bodies of an SMS TwiML answer (parsed, so malformed XML fails)."""
     root = ElementTree.fromstring(response.text)
-    assert root.tag == "Response"
+    if root.tag != "Response":
+        raise ValueError(f"TwiML root is <{root.tag}>, not <Response>")
     return [message.text or "" for message in root.iter("Message")]
 
 
