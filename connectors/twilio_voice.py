@@ -11,7 +11,7 @@ silence after every answer and cannot transfer a call to a person.
 """
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
 import re
 from typing import Any, Awaitable, Callable
@@ -185,7 +185,8 @@ class TwilioVoiceInput(InputChannel):
                 return response.text("invalid signature", status=403)
             phone = caller_of(request)
             if form_value(request, "CallStatus") in TERMINAL_CALL_STATUSES and phone:
-                await keep_partial_lead(request, await conversation_for(config, CHANNEL, phone))
+                await keep_partial_lead(request, await conversation_for(config, CHANNEL, phone),
+                                        phone)
             return response.empty()
 
         return voice
@@ -241,8 +242,12 @@ class TwilioVoiceInput(InputChannel):
         return await ask_assistant(digits or speech)
 
 
-async def keep_partial_lead(request: Request, conversation_id: str) -> None:
-    """A caller who hangs up mid-pre-screen keeps what they answered, as an incomplete lead."""
+async def keep_partial_lead(request: Request, conversation_id: str, phone: str) -> None:
+    """A caller who hangs up mid-pre-screen keeps what they answered, as an incomplete lead.
+
+    With the number they called from, so a counselor can reach them and a later text or call
+    from that number adds to the same lead.
+    """
     from rasa_sdk import Tracker
 
     from bot.actions.handoff import record_submission
@@ -259,5 +264,6 @@ async def keep_partial_lead(request: Request, conversation_id: str) -> None:
     lead = partial_lead_from(Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)))
     if lead is None:
         return
+    lead = dataclasses.replace(lead, phone_e164=lead.phone_e164 or phone)
     await record_submission(Submission(conversation_id, CHANNEL, lead=lead))
     logger.info("voice: caller hung up mid-pre-screen; partial lead kept")
