@@ -13,7 +13,9 @@ from functools import lru_cache
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import CollectingOutputChannel
+from sanic import Blueprint, response
 from sanic.request import Request, RequestParameters
+from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot.messaging.pseudonym import conversation_id_for, load_or_create_secret
@@ -75,6 +77,24 @@ def is_signed_by_twilio(request: Request, config: TwilioChannelConfig) -> bool:
         return False
     return RequestValidator(config.auth_token).validate(
         public_url_of(request, config.public_base_url), twilio_form(request), signature)
+
+
+def genuine_request_config(request: Request, channel: str) -> TwilioChannelConfig | HTTPResponse:
+    """The channel's settings for a request Twilio signed, or the response that refuses it:
+    503 while Twilio is not configured, 403 for a missing or wrong signature."""
+    config = channel_config()
+    if config is None:
+        return response.text(f"{channel} channel not configured", status=503)
+    if not is_signed_by_twilio(request, config):
+        logger.warning("%s: rejected a request without a valid signature", channel)
+        return response.text("invalid signature", status=403)
+    return config
+
+
+def add_health_route(blueprint: Blueprint) -> None:
+    @blueprint.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok" if channel_config() else "not configured"})
 
 
 def form_value(request: Request, name: str) -> str:

@@ -29,8 +29,8 @@ from bot.messaging.segments import split_for_sms
 from bot.messaging.twilio_api import outbound_from_settings
 from connectors.safety import answer_crisis_when_silent, crisis_detector
 from connectors.twilio_common import (
-    NamedCollectingOutputChannel, TwilioChannelConfig, caller_of, channel_config,
-    conversation_for, form_value, is_first_delivery, is_signed_by_twilio,
+    NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
+    conversation_for, form_value, genuine_request_config, is_first_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,19 +86,13 @@ class TwilioSmsInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         handle = answer_crisis_when_silent(on_new_message)
         sms = Blueprint("twilio_sms_webhook", __name__)
-
-        @sms.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if channel_config() else "not configured"})
+        add_health_route(sms)
 
         @sms.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            config = channel_config()
-            if config is None:
-                return response.text("SMS channel not configured", status=503)
-            if not is_signed_by_twilio(request, config):
-                logger.warning("sms webhook: rejected a request without a valid signature")
-                return response.text("invalid signature", status=403)
+            config = genuine_request_config(request, CHANNEL)
+            if isinstance(config, HTTPResponse):
+                return config
             phone = caller_of(request)
             if phone is None:  # withheld or not a US number: nothing to key a conversation by
                 return twiml()

@@ -28,8 +28,8 @@ from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
 from connectors.safety import answer_crisis_when_silent
 from connectors.twilio_common import (
-    NamedCollectingOutputChannel, TwilioChannelConfig, caller_of, channel_config,
-    conversation_for, form_value, is_signed_by_twilio,
+    NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
+    conversation_for, form_value, genuine_request_config,
 )
 
 logger = logging.getLogger(__name__)
@@ -154,19 +154,13 @@ class TwilioVoiceInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         handle = answer_crisis_when_silent(on_new_message)
         voice = Blueprint("twilio_voice_webhook", __name__)
-
-        @voice.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if channel_config() else "not configured"})
+        add_health_route(voice)
 
         @voice.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            config = channel_config()
-            if config is None:
-                return response.text("voice channel not configured", status=503)
-            if not is_signed_by_twilio(request, config):
-                logger.warning("voice webhook: rejected a request without a valid signature")
-                return response.text("invalid signature", status=403)
+            config = genuine_request_config(request, CHANNEL)
+            if isinstance(config, HTTPResponse):
+                return config
             try:
                 return _xml(await self._turn(request, config, handle))
             except Exception:
@@ -178,11 +172,9 @@ class TwilioVoiceInput(InputChannel):
 
         @voice.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:
-            config = channel_config()
-            if config is None:
-                return response.text("voice channel not configured", status=503)
-            if not is_signed_by_twilio(request, config):
-                return response.text("invalid signature", status=403)
+            config = genuine_request_config(request, CHANNEL)
+            if isinstance(config, HTTPResponse):
+                return config
             phone = caller_of(request)
             if form_value(request, "CallStatus") in TERMINAL_CALL_STATUSES and phone:
                 await keep_partial_lead(request, await conversation_for(config, CHANNEL, phone),

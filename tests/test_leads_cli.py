@@ -53,3 +53,14 @@ def test_handoff_queue_lists_crisis_first(leads_env):
     lines = run_cli(leads_env, "handoffs", "list").splitlines()
     assert lines[0] == "2 waiting"
     assert "crisis" in lines[1] and "prescreen_complete" in lines[2]
+
+
+def test_old_twilio_message_ids_can_be_forgotten_and_recent_ones_are_kept(leads_env):
+    from bot.messaging.store import MessagingStore
+
+    store = MessagingStore(make_engine(leads_env["DATABASE_URL"]))
+    store.first_delivery("SM-today", "twilio_sms")
+    assert "0 handled message id(s) older than 7 days removed" in run_cli(
+        leads_env, "forget-deliveries")
+    assert store.first_delivery("SM-today", "twilio_sms") is False  # still recognised
+    assert "1 handled message id(s)" in run_cli(leads_env, "forget-deliveries", "--days", "-1")

@@ -57,3 +57,19 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_make_run_says_whether_the_phone_channels_are_on():
+    import dataclasses
+
+    from bot.settings import load_settings
+    from scripts.serve import phone_channels_status
+
+    off = dataclasses.replace(load_settings(), twilio_account_sid=None, twilio_auth_token=None)
+    assert phone_channels_status(off).startswith("SMS and voice channels: off")
+    on = dataclasses.replace(off, twilio_account_sid="AC1", twilio_auth_token="t",
+                             twilio_number="+13125550100",
+                             public_base_url="https://help.example.org")
+    status = phone_channels_status(on)
+    assert "https://help.example.org/webhooks/twilio_sms/webhook" in status
+    assert "https://help.example.org/webhooks/twilio_voice/status" in status

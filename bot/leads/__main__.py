@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     resume.add_argument("conversation_id")
     commands.add_parser("flush-spool")
     commands.add_parser("new-key")
+    forget = commands.add_parser("forget-deliveries",
+                                 help="drop handled Twilio message ids older than --days (cron)")
+    forget.add_argument("--days", type=int, default=7)
     args = parser.parse_args(argv)
 
     if args.command == "new-key":
@@ -72,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade(store.engine)
         print("leads database is at the latest schema")
+    elif args.command == "forget-deliveries":
+        import datetime as dt
+
+        from bot.messaging.store import messaging_store_for
+
+        # Twilio retries within minutes; a week of ids is plenty to recognise any retry.
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days)
+        removed = messaging_store_for(settings.database_url).forget_deliveries_before(cutoff)
+        print(f"{removed} handled message id(s) older than {args.days} days removed")
     elif args.command == "flush-spool":
         written = recorder.flush()
         print(f"{len(written)} spooled submission(s) written, {len(recorder.spool.pending())} waiting")
