@@ -11,6 +11,7 @@ silence after every answer and cannot transfer a call to a person.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -86,6 +87,10 @@ def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
         "error": f"Sorry, something went wrong on my side. Please call back, or in an "
                  f"emergency hang up and dial 9 1 1.",
         "connecting_988": "Connecting you to the 9 8 8 Suicide and Crisis Lifeline now.",
+        "callback_time": "What's the best time for a counselor to call you back? For example, "
+                         "'tomorrow morning' or 'after 5'.",
+        "callback_noted": "Thank you, I've passed that on to the counselor.",
+        "goodbye_after_handoff": "Take care. Goodbye for now.",
     }
 
 
@@ -103,8 +108,12 @@ def _replies_with_actions(messages: list[dict[str, Any]]) -> list[tuple[str, str
     return pairs
 
 
-def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig) -> VoiceResponse:
-    """The assistant's replies as one TwiML answer: speak, then listen, transfer or hang up."""
+def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig,
+                callback_time_known: bool = True) -> VoiceResponse:
+    """The assistant's replies as one TwiML answer: speak, then listen, transfer or hang up.
+
+    A call that ends in a callback asks when to call first, unless the person already said.
+    """
     pairs = _replies_with_actions(messages)
     actions = {action for _, action in pairs}
     reply = VoiceResponse()
@@ -120,15 +129,31 @@ def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig) -> 
         _dial_admissions(reply, config)
         return reply
     if TRANSFER in actions or HANG_UP in actions:
-        # No one to ring (ADMISSIONS_PHONE unset) or admissions closed: the reply already
-        # says when a counselor will call back, and the handoff holds the callback request.
-        for text in filter(None, spoken):
+        # No one to ring (ADMISSIONS_PHONE unset) or admissions closed: the reply says when a
+        # counselor will call back, and the handoff with the caller's number is the request.
+        prompts = _prompts(config)
+        if not callback_time_known:
+            return _ask_callback_time(reply, config, [*spoken, prompts["callback_time"]])
+        for text in filter(None, [*spoken, prompts["goodbye_after_handoff"]]):
             reply.say(text, **VOICE)
         reply.hangup()
         return reply
     if not any(spoken):
         return _nothing_to_say(reply, config)
     return _listen(reply, config, spoken)
+
+
+def _ask_callback_time(reply: VoiceResponse, config: TwilioChannelConfig,
+                       spoken: list[str]) -> VoiceResponse:
+    gather = Gather(input="speech", action=_url(config, step="callback_time"), method="POST",
+                    speech_timeout=SPEECH_TIMEOUT, timeout=LISTEN_TIMEOUT,
+                    action_on_empty_result=False, language="en-US")
+    for text in filter(None, spoken):
+        gather.say(text, **VOICE)
+    reply.append(gather)
+    reply.say(_prompts(config)["goodbye_after_handoff"], **VOICE)
+    reply.hangup()
+    return reply
 
 
 def _dial_admissions(reply: VoiceResponse, config: TwilioChannelConfig) -> None:
@@ -200,7 +225,10 @@ class TwilioVoiceInput(InputChannel):
         async def ask_assistant(text: str) -> VoiceResponse:
             collector = NamedCollectingOutputChannel(CHANNEL)
             await handle(UserMessage(text, collector, conversation_id, input_channel=CHANNEL))
-            return render_turn(collector.messages, config)
+            ends_in_callback = any((m.get("custom") or {}).get("voice") in (HANG_UP, TRANSFER)
+                                   for m in collector.messages)
+            known = not ends_in_callback or await _callback_time_known(phone)
+            return render_turn(collector.messages, config, callback_time_known=known)
 
         if step == "":
             # A new call: the session start's voice greeting (automated, press 0 for a person).
@@ -223,6 +251,12 @@ class TwilioVoiceInput(InputChannel):
             return reply
         digits = form_value(request, "Digits").strip()
         speech = form_value(request, "SpeechResult").strip()
+        if step == "callback_time":
+            await _record_callback_time(conversation_id, phone, speech)
+            reply = VoiceResponse()
+            reply.say(f"{prompts['callback_noted']} {prompts['goodbye_after_handoff']}", **VOICE)
+            reply.hangup()
+            return reply
         if step == "offer_988" and (digits == "1" or (not digits and _YES_TO_988.search(speech))):
             logger.warning("voice: caller accepted the transfer to 988")
             reply = VoiceResponse()
@@ -232,6 +266,26 @@ class TwilioVoiceInput(InputChannel):
         if digits == "0":
             return await ask_assistant("counselor")
         return await ask_assistant(digits or speech)
+
+
+async def _callback_time_known(phone: str) -> bool:
+    from bot.actions.handoff import current_recorder
+
+    try:
+        return bool(await asyncio.to_thread(current_recorder().store.callback_time_of, phone))
+    except Exception as error:  # then simply ask
+        logger.warning("could not read the callback time (%s)", type(error).__name__)
+        return False
+
+
+async def _record_callback_time(conversation_id: str, phone: str, said: str) -> None:
+    from bot.actions.handoff import record_submission
+    from bot.leads.submission import LeadDetails, Submission
+
+    if said:
+        await record_submission(Submission(conversation_id, CHANNEL, lead=LeadDetails(
+            status="incomplete", phone_e164=phone, best_time=said[:64])))
+        logger.info("voice: callback time recorded")
 
 
 async def keep_partial_lead(request: Request, conversation_id: str, phone: str) -> None:

@@ -9,7 +9,11 @@ import uuid
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from bot.leads.database import make_engine
+from bot.leads.schema import Lead
 from scripts.twilio_local import PUBLIC_BASE_URL, signed_post
 
 PATH = "/webhooks/twilio_voice/webhook"
@@ -17,7 +21,7 @@ PATH = "/webhooks/twilio_voice/webhook"
 
 @pytest.fixture
 def call(twilio_server):
-    url, api, assistant, _ = twilio_server
+    url, api, assistant, var_dir = twilio_server
     assistant.__init__()
     phone = f"+1312555{uuid.uuid4().int % 10000:04d}"
     call_sid = f"CA{uuid.uuid4().hex}"
@@ -32,6 +36,11 @@ def call(twilio_server):
             answer = signed_post(url, path, form)
             assert answer.status_code == 200, answer.text
             return ElementTree.fromstring(answer.text)
+
+        def lead(self):
+            engine = make_engine(f"sqlite:///{var_dir}/leads.db")
+            with Session(engine, future=True) as session:
+                return session.execute(select(Lead).where(Lead.phone_e164 == phone)).scalar_one()
 
     return Call()
 
@@ -92,12 +101,23 @@ def test_a_transfer_reply_dials_admissions_from_the_helpline_number(call):
     assert dial.get("action").endswith("step=after_dial")
 
 
-def test_after_hours_the_reply_is_said_and_the_call_ends(call):
+def test_after_hours_the_caller_is_asked_when_to_call_back_and_it_is_stored(call):
     call.bot.reply = "A counselor will call you back tomorrow from 8am."
     call.bot.custom = {"voice": "hang_up"}
     twiml = call.post("step=answer", SpeechResult="counselor")
-    assert said(twiml) == ["A counselor will call you back tomorrow from 8 a.m."]
-    assert twiml.find("Hangup") is not None and twiml.find("Dial") is None
+    gather = twiml.find("Gather")
+    assert said(gather)[0] == "A counselor will call you back tomorrow from 8 a.m."
+    assert "best time" in said(gather)[1]
+    assert gather.get("action").endswith("step=callback_time") and twiml.find("Dial") is None
+    assert twiml.find("Hangup") is not None  # after the question, if they say nothing
+    done = call.post("step=callback_time", SpeechResult="tomorrow after 5")
+    assert "passed that on" in said(done)[0] and done.find("Hangup") is not None
+    lead = call.lead()
+    assert (lead.best_time, lead.channel, lead.status) == ("tomorrow after 5", "twilio_voice",
+                                                           "incomplete")
+    # Asked once: the next after-hours handoff from this number just says goodbye.
+    again = call.post("step=answer", SpeechResult="counselor")
+    assert again.find("Gather") is None and "Goodbye" in said(again)[-1]
 
 
 def test_a_crisis_reply_offers_988_and_listens_for_the_answer(call):

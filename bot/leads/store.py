@@ -229,6 +229,11 @@ class LeadStore:
             session.add(AuditEvent(actor=staff, action=to_status, entity="handoff",
                                    entity_id=handoff_id))
 
+    def callback_time_of(self, phone_e164: str) -> str | None:
+        """When the person with this number said a counselor should call, if they said."""
+        with Session(self.engine, future=True) as session:
+            return session.scalar(select(Lead.best_time).where(Lead.phone_e164 == phone_e164))
+
     def conversation_of(self, handoff_id: str) -> str:
         with Session(self.engine, future=True) as session:
             handoff = session.get(Handoff, handoff_id)

@@ -19,11 +19,17 @@ from bot.leads.database import engine_for, upgrade
 from bot.leads.schema import ConversationContact, InboundDelivery, SmsOptOut, utc_now
 
 
+# Conversation ids whose number is already stored. An id always maps to the same number (it
+# is derived from it), so after the first message of a conversation the write can be skipped.
+_KNOWN_CONTACTS_LIMIT = 50_000
+
+
 class MessagingStore:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+        self._known_contacts: set[str] = set()
 
     def ensure_schema(self) -> None:
         with self._schema_lock:
@@ -74,6 +80,8 @@ class MessagingStore:
     # --- who is behind a pseudonymous conversation ----------------------------------------
 
     def remember_contact(self, conversation_id: str, channel: str, phone_e164: str) -> None:
+        if conversation_id in self._known_contacts:
+            return
         try:
             with self._session() as session, session.begin():
                 if session.get(ConversationContact, conversation_id) is None:
@@ -82,6 +90,9 @@ class MessagingStore:
                                                     first_seen_at=utc_now()))
         except IntegrityError:
             pass
+        if len(self._known_contacts) >= _KNOWN_CONTACTS_LIMIT:
+            self._known_contacts.clear()
+        self._known_contacts.add(conversation_id)
 
     def phone_of(self, conversation_id: str) -> str | None:
         with self._session() as session:
