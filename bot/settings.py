@@ -10,24 +10,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = PROJECT_ROOT / "bot"
 
 
-def _int_from_env(name: str, default: int) -> int:
+def _number_from_env(name: str, default: int | float) -> int | float:
+    """The variable as a number of the default's type; unset or blank gives the default."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
+    kind = type(default)
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as error:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from error
-
-
-def _float_from_env(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as error:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from error
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from error
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,8 @@ def _list_from_env(name: str) -> tuple[str, ...]:
 def load_settings() -> Settings:
     var_dir = Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var"))
     return Settings(
-        rasa_port=_int_from_env("RASA_PORT", 5005),
-        actions_port=_int_from_env("ACTIONS_PORT", 5055),
+        rasa_port=_number_from_env("RASA_PORT", 5005),
+        actions_port=_number_from_env("ACTIONS_PORT", 5055),
         rasa_api_token=os.environ.get("RASA_API_TOKEN") or None,
         facility_profile_path=Path(
             os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")
@@ -107,5 +100,5 @@ def load_settings() -> Settings:
         public_base_url=(os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         conversation_id_secret=os.environ.get("CONVERSATION_ID_SECRET") or None,
         twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
-        sms_reply_budget_seconds=_float_from_env("SMS_REPLY_BUDGET_SECONDS", 10.0),
+        sms_reply_budget_seconds=_number_from_env("SMS_REPLY_BUDGET_SECONDS", 10.0),
     )

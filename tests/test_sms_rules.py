@@ -95,3 +95,18 @@ def test_conversation_ids_hide_the_number_but_stay_stable_per_channel(tmp_path):
     assert sms != conversation_id_for("twilio_voice", "+13125550142", secret)
     assert sms != conversation_id_for("twilio_sms", "+13125550142", b"another secret")
     assert load_or_create_secret("configured", tmp_path / "unused") == b"configured"
+
+
+def test_a_mistyped_number_setting_is_named_in_the_error(monkeypatch):
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("SMS_REPLY_BUDGET_SECONDS", "ten")
+    with pytest.raises(ValueError, match="SMS_REPLY_BUDGET_SECONDS must be a number"):
+        load_settings()
+    monkeypatch.setenv("SMS_REPLY_BUDGET_SECONDS", "2.5")
+    monkeypatch.setenv("RASA_PORT", "50o5")
+    with pytest.raises(ValueError, match="RASA_PORT must be a whole number"):
+        load_settings()
+    monkeypatch.setenv("RASA_PORT", "5006")
+    settings = load_settings()
+    assert (settings.sms_reply_budget_seconds, settings.rasa_port) == (2.5, 5006)
