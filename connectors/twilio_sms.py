@@ -96,26 +96,43 @@ class TwilioSmsInput(InputChannel):
             phone = caller_of(request)
             if phone is None:  # withheld or not a US number: nothing to key a conversation by
                 return twiml()
-            if not await is_first_delivery(config, form_value(request, "MessageSid"), CHANNEL):
+            message_sid = form_value(request, "MessageSid")
+            if not await is_first_delivery(config, message_sid, CHANNEL):
                 logger.info("sms webhook: duplicate delivery ignored")
                 return twiml()
             text = form_value(request, "Body").strip()[:MAX_INBOUND_CHARS]
-            return await self._answer(request, config, phone, text, handle)
+            keyword = keyword_of(text)
+            if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+                return await self._change_subscription(config, keyword, phone, message_sid)
+            return await self._answer(request, config, phone, text, keyword, handle)
 
         return sms
 
+    @staticmethod
+    async def _change_subscription(config: TwilioChannelConfig, keyword: Keyword, phone: str,
+                                   message_sid: str) -> HTTPResponse:
+        """STOP or START, stored before it is confirmed.
+
+        A STOP that could not be stored must not be lost: the delivery is forgotten again and
+        Twilio told to retry (5xx), rather than confirming an opt-out nothing would honour.
+        """
+        change = config.store.opt_out if keyword is Keyword.OPT_OUT else config.store.opt_in
+        try:
+            await asyncio.to_thread(change, phone)
+        except Exception as error:
+            logger.error("sms: %s not stored (%s); asking Twilio to retry", keyword.value,
+                         type(error).__name__)
+            try:
+                await asyncio.to_thread(config.store.forget_delivery, message_sid)
+            except Exception:  # then the delivery was most likely never recorded either
+                pass
+            return response.text("could not store the opt-out state; retry", status=503)
+        logger.info("sms: %s recorded", keyword.value)
+        return twiml(keyword_reply(keyword, config))
+
     async def _answer(self, request: Request, config: TwilioChannelConfig, phone: str,
-                      text: str, handle: Callable[[UserMessage], Awaitable[None]]) -> HTTPResponse:
-        store = config.store
-        keyword = keyword_of(text)
-        if keyword is Keyword.OPT_OUT:
-            await asyncio.to_thread(store.opt_out, phone)
-            logger.info("sms: opt-out recorded")
-            return twiml(keyword_reply(keyword, config))
-        if keyword is Keyword.OPT_IN:
-            await asyncio.to_thread(store.opt_in, phone)
-            logger.info("sms: opt-in recorded")
-            return twiml(keyword_reply(keyword, config))
+                      text: str, keyword: Keyword | None,
+                      handle: Callable[[UserMessage], Awaitable[None]]) -> HTTPResponse:
         if await _opted_out(config, phone) and crisis_detector().detect(text) is None:
             # They said STOP: nothing but START (or a crisis, below) gets an answer.
             return twiml()

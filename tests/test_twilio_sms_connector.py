@@ -166,3 +166,22 @@ def test_without_twilio_settings_the_channel_answers_503(sms, monkeypatch):
     finally:
         monkeypatch.undo()
         twilio_common.channel_config.cache_clear()
+
+
+def test_a_stop_that_cannot_be_stored_is_retried_not_lost(sms, monkeypatch):
+    from bot.messaging.store import MessagingStore
+    from sqlalchemy.exc import OperationalError
+
+    real_opt_out = MessagingStore.opt_out
+
+    def database_down(self, phone):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(MessagingStore, "opt_out", database_down)
+    sid = f"SM-stop-{uuid.uuid4().hex}"
+    failed = sms.text("STOP", sid=sid)
+    assert failed.status_code == 503  # Twilio retries a 5xx
+    monkeypatch.setattr(MessagingStore, "opt_out", real_opt_out)
+    retried = twiml_messages(sms.text("STOP", sid=sid))
+    assert len(retried) == 1 and "unsubscribed" in retried[0]
+    assert sms.store.is_opted_out(sms.number)

@@ -52,6 +52,12 @@ class MessagingStore:
         except IntegrityError:
             return False
 
+    def forget_delivery(self, delivery_id: str) -> None:
+        """Lets Twilio's retry of a message we failed to handle be handled after all."""
+        with self._session() as session, session.begin():
+            session.execute(delete(InboundDelivery).where(
+                InboundDelivery.delivery_id == delivery_id))
+
     def forget_deliveries_before(self, cutoff: dt.datetime) -> int:
         """Twilio retries within minutes; ids older than a few days need not be kept."""
         with self._session() as session, session.begin():
