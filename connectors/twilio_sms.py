@@ -150,7 +150,8 @@ class TwilioSmsInput(InputChannel):
             await asyncio.wait_for(asyncio.shield(turn), config.settings.sms_reply_budget_seconds)
         except asyncio.TimeoutError:
             logger.warning("sms: reply over budget; it will follow through the REST API")
-            late = asyncio.create_task(_send_late(turn, collector, phone, config))
+            purpose = Purpose.CRISIS_REPLY if crisis_detector().detect(text) else Purpose.REPLY
+            late = asyncio.create_task(_send_late(turn, collector, phone, config, purpose))
             _late_replies.add(late)
             late.add_done_callback(_late_replies.discard)
             return twiml()
@@ -171,7 +172,7 @@ async def _opted_out(config: TwilioChannelConfig, phone: str) -> bool:
 
 
 async def _send_late(turn: asyncio.Task, collector: NamedCollectingOutputChannel, phone: str,
-                     config: TwilioChannelConfig) -> None:
+                     config: TwilioChannelConfig, purpose: Purpose) -> None:
     try:
         await turn
     except Exception:
@@ -179,6 +180,6 @@ async def _send_late(turn: asyncio.Task, collector: NamedCollectingOutputChannel
         return
     outbound = outbound_from_settings(config.settings)
     for text in texts_of(collector.messages):
-        outcome = await outbound.send(phone, text, Purpose.REPLY)
+        outcome = await outbound.send(phone, text, purpose)
         if not outcome.sent:
             logger.warning("sms: late reply not sent (%s)", outcome.reason)

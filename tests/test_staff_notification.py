@@ -72,7 +72,7 @@ def test_missing_configuration_is_reported_not_raised():
 def test_nothing_goes_to_a_number_that_texted_stop_whoever_sends_it():
     twilio = FakeTwilio()
     outbound = sender(twilio, OptOuts("+13125550142"))
-    for purpose in Purpose:
+    for purpose in (Purpose.REPLY, Purpose.STAFF_ALERT, Purpose.PROACTIVE):
         outcome = outbound.send_blocking("+13125550142", "A counselor here.", purpose)
         assert (outcome.sent, outcome.reason) == (False, "recipient opted out")
     assert notify_oncall(0, ("+13125550142",), outbound).error == "recipient opted out"
@@ -110,3 +110,11 @@ def test_a_long_text_goes_as_several_messages_of_at_most_two_segments():
     assert sender(twilio).send_blocking("+13125550142", body, Purpose.REPLY).sent
     assert len(twilio.sent) > 1 and all(len(text) <= 306 for _, text in twilio.sent)
     assert " ".join(text for _, text in twilio.sent) == body.strip()
+
+
+def test_the_answer_to_a_crisis_message_reaches_even_an_opted_out_number_at_night():
+    twilio = FakeTwilio()
+    outbound = sender(twilio, OptOuts("+13125550142"), now=NIGHT_IN_CHICAGO)
+    assert outbound.send_blocking("+13125550142", "Call 911. Call or text 988.",
+                                  Purpose.CRISIS_REPLY, "IL").sent
+    assert twilio.sent == [("+13125550142", "Call 911. Call or text 988.")]

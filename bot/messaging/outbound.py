@@ -1,7 +1,8 @@
 """The one way a text leaves the helpline number: staff alerts, late replies, staff replies.
 
 Every outbound text passes the same checks, in this order:
-- an opted-out number gets nothing (STOP holds until START, whoever is sending);
+- an opted-out number gets nothing (STOP holds until START, whoever is sending), except the
+  911/988 answer to a crisis message that number has just sent;
 - a proactive text to a person waits for 8 a.m. to 9 p.m. in their time zone; a reply to a
   message they just sent is exempt, and so is an alert to on-call staff, who asked for them;
 - the text is split into messages of at most two segments;
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 class Purpose(Enum):
     REPLY = "reply"              # answers a message the person just sent
+    # Answers a crisis message the person just sent: 911/988 goes out even to a number that
+    # texted STOP, because they are reaching out now and nothing outranks their safety.
+    CRISIS_REPLY = "crisis_reply"
     STAFF_ALERT = "staff_alert"  # to on-call admissions staff
     PROACTIVE = "proactive"      # anything else to a person: a counselor's text, a reminder
 
@@ -68,6 +72,19 @@ class OutboundSms:
                       state: str | None = None) -> SendOutcome:
         if self.transport is None:
             return SendOutcome(False, 0, "twilio not configured")
+        if purpose is not Purpose.CRISIS_REPLY:
+            refusal = self._refusal(to, purpose, state)
+            if refusal is not None:
+                return refusal
+        attempts = 0
+        for part in split_for_sms(body):
+            outcome = self._send_with_retries(to, part)
+            attempts += outcome.attempts
+            if not outcome.sent:
+                return SendOutcome(False, attempts, outcome.reason)
+        return SendOutcome(True, attempts)
+
+    def _refusal(self, to: str, purpose: Purpose, state: str | None) -> SendOutcome | None:
         try:
             opted_out = self.opt_outs.is_opted_out(to)
         except Exception as error:  # unknown opt-out state: do not risk texting someone who said STOP
@@ -78,13 +95,7 @@ class OutboundSms:
         if purpose is Purpose.PROACTIVE and not may_text_now(self.clock(), state,
                                                              self.fallback_zone):
             return SendOutcome(False, 0, "quiet hours for the recipient")
-        attempts = 0
-        for part in split_for_sms(body):
-            outcome = self._send_with_retries(to, part)
-            attempts += outcome.attempts
-            if not outcome.sent:
-                return SendOutcome(False, attempts, outcome.reason)
-        return SendOutcome(True, attempts)
+        return None
 
     def _send_with_retries(self, to: str, body: str) -> SendOutcome:
         delay, reason = self.first_delay, None
