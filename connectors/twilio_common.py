@@ -20,8 +20,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.messaging.pseudonym import conversation_id_for, load_or_create_secret
 from bot.messaging.store import MessagingStore, messaging_store_for
-from bot.prescreen.validation import parse_us_phone
 from bot.messaging.twilio_api import twilio_configured
+from bot.prescreen.validation import parse_us_phone
 from bot.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -29,11 +29,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TwilioChannelConfig:
-    auth_token: str
-    public_base_url: str | None
-    secret: bytes
-    store: MessagingStore
     settings: Settings
+    secret: bytes  # keys the pseudonymous conversation ids
+    store: MessagingStore
+
+    @property
+    def auth_token(self) -> str:
+        return self.settings.twilio_auth_token or ""
+
+    @property
+    def public_base_url(self) -> str | None:
+        return self.settings.public_base_url
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +50,7 @@ def channel_config() -> TwilioChannelConfig | None:
         return None
     secret = load_or_create_secret(settings.conversation_id_secret,
                                    settings.var_dir / "conversation-id.key")
-    return TwilioChannelConfig(settings.twilio_auth_token, settings.public_base_url, secret,
-                               messaging_store_for(settings.database_url), settings)
+    return TwilioChannelConfig(settings, secret, messaging_store_for(settings.database_url))
 
 
 def public_url_of(request: Request, public_base_url: str | None) -> str:

@@ -37,11 +37,23 @@ def _gold(message) -> str:
     return message.get("intent_response_key") or message.get("intent")
 
 
-async def _predict(model_path: str, texts: list[str]) -> list[str]:
+def _ranking(parse: dict) -> list[list]:
+    """The classifier's own top intents and confidences, before any fallback, to tune with."""
+    ranking = [[r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
+               for r in parse.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+    key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {})
+    return [*ranking[:3], ["faq_topic", key.get("intent_response_key")]]
+
+
+async def _predict(model_path: str, texts: list[str]) -> list[tuple[str, list[list]]]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(model_path)
-    return [_label(await agent.parse_message(text)) for text in texts]
+    results = []
+    for text in texts:
+        parse = await agent.parse_message(text)
+        results.append((_label(parse), _ranking(parse)))
+    return results
 
 
 def main() -> int:
@@ -63,6 +75,7 @@ def main() -> int:
     gold = [_gold(m) for m in examples]
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=42)
     predicted: list[str | None] = [None] * len(examples)
+    rankings: list[list] = [[] for _ in examples]
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as workdir:
         for fold, (train_index, test_index) in enumerate(folds.split(examples, gold), start=1):
@@ -75,7 +88,8 @@ def main() -> int:
                 fixed_model_name=f"fold{fold}", domain=str(BOT_DIR / "domain"),
             )
             texts = [examples[i].get("text") for i in test_index]
-            for i, label in zip(test_index, asyncio.run(_predict(model, texts))):
+            for i, (label, ranking) in zip(test_index, asyncio.run(_predict(model, texts))):
+                rankings[i] = ranking
                 same_behaviour = gold[i] == "out_of_scope" and label == "nlu_fallback"
                 predicted[i] = gold[i] if same_behaviour else label
             print(f"fold {fold}/{args.folds} done ({time.monotonic() - started:.0f}s)", flush=True)
@@ -111,6 +125,10 @@ def main() -> int:
         # to make the confusions readable.
         "errors": [{"gold": g, "predicted": p, "text": m.get("text")}
                    for g, p, m in zip(gold, predicted, examples) if g != p],
+        # Every held-out prediction with the classifier's ranking, for tuning thresholds
+        # without retraining.
+        "predictions": [{"gold": g, "predicted": p, "ranking": r}
+                        for g, p, r in zip(gold, predicted, rankings)],
     }, indent=2), encoding="utf-8")
     print(f"details: {os.path.relpath(args.out)}")
     meets = macro_f1 >= TARGET_MACRO_F1 and worst[0] >= TARGET_TOPIC_F1
