@@ -25,8 +25,10 @@ from sanic.response import HTTPResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot.facility import cached_profile
+from bot.leads.recording import recorder_from_settings
 from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
+from bot.settings import load_settings
 from connectors.safety import answer_crisis_when_silent
 from connectors.twilio_common import (
     NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
@@ -94,6 +96,19 @@ def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
     }
 
 
+def _say_then_hang_up(*texts: str) -> VoiceResponse:
+    reply = VoiceResponse()
+    for text in filter(None, texts):
+        reply.say(text, **VOICE)
+    reply.hangup()
+    return reply
+
+
+def _voice_actions(messages: list[dict[str, Any]]) -> set[str]:
+    """What the responses ask the call to do (the `voice` key of their custom payloads)."""
+    return {(m.get("custom") or {}).get("voice") for m in messages if m.get("custom")} - {None}
+
+
 def _replies_with_actions(messages: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
     """(spoken text, voice action) pairs: a response's custom payload follows its text."""
     pairs: list[tuple[str, str | None]] = []
@@ -115,7 +130,7 @@ def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig,
     A call that ends in a callback asks when to call first, unless the person already said.
     """
     pairs = _replies_with_actions(messages)
-    actions = {action for _, action in pairs}
+    actions = _voice_actions(messages)
     reply = VoiceResponse()
     if OFFER_988 in actions:
         # Someone at risk: the 988 offer comes first. A handoff made in the same turn still
@@ -134,10 +149,7 @@ def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig,
         prompts = _prompts(config)
         if not callback_time_known:
             return _ask_callback_time(reply, config, [*spoken, prompts["callback_time"]])
-        for text in filter(None, [*spoken, prompts["goodbye_after_handoff"]]):
-            reply.say(text, **VOICE)
-        reply.hangup()
-        return reply
+        return _say_then_hang_up(*spoken, prompts["goodbye_after_handoff"])
     if not any(spoken):
         return _nothing_to_say(reply, config)
     return _listen(reply, config, spoken)
@@ -190,10 +202,7 @@ class TwilioVoiceInput(InputChannel):
                 return _xml(await self._turn(request, config, handle))
             except Exception:
                 logger.exception("voice: a turn failed")
-                reply = VoiceResponse()
-                reply.say(_prompts(config)["error"], **VOICE)
-                reply.hangup()
-                return _xml(reply)
+                return _xml(_say_then_hang_up(_prompts(config)["error"]))
 
         @voice.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:
@@ -214,19 +223,15 @@ class TwilioVoiceInput(InputChannel):
         prompts = _prompts(config)
         phone = caller_of(request)
         if phone is None:
-            reply = VoiceResponse()
-            reply.say("Sorry, this line can only take calls from US numbers that aren't "
-                      "withheld. Please call again without blocking your number, or in an "
-                      "emergency dial 9 1 1.", **VOICE)
-            reply.hangup()
-            return reply
+            return _say_then_hang_up(
+                "Sorry, this line can only take calls from US numbers that aren't withheld. "
+                "Please call again without blocking your number, or in an emergency dial 9 1 1.")
         conversation_id = await conversation_for(config, CHANNEL, phone)
 
         async def ask_assistant(text: str) -> VoiceResponse:
             collector = NamedCollectingOutputChannel(CHANNEL)
             await handle(UserMessage(text, collector, conversation_id, input_channel=CHANNEL))
-            ends_in_callback = any((m.get("custom") or {}).get("voice") in (HANG_UP, TRANSFER)
-                                   for m in collector.messages)
+            ends_in_callback = bool(_voice_actions(collector.messages) & {HANG_UP, TRANSFER})
             known = not ends_in_callback or await _callback_time_known(phone)
             return render_turn(collector.messages, config, callback_time_known=known)
 
@@ -239,24 +244,15 @@ class TwilioVoiceInput(InputChannel):
                 return _listen(VoiceResponse(), config, [prompts["reprompt"]], silence=2)
             if n == 2:
                 return _listen(VoiceResponse(), config, [prompts["offer"]], silence=3)
-            reply = VoiceResponse()
-            reply.say(prompts["goodbye"], **VOICE)
-            reply.hangup()
-            return reply
+            return _say_then_hang_up(prompts["goodbye"])
         if step == "after_dial":
-            reply = VoiceResponse()
-            if form_value(request, "DialCallStatus") != "completed":
-                reply.say(prompts["no_answer"], **VOICE)
-            reply.hangup()
-            return reply
+            answered = form_value(request, "DialCallStatus") == "completed"
+            return _say_then_hang_up("" if answered else prompts["no_answer"])
         digits = form_value(request, "Digits").strip()
         speech = form_value(request, "SpeechResult").strip()
         if step == "callback_time":
             await _record_callback_time(conversation_id, phone, speech)
-            reply = VoiceResponse()
-            reply.say(f"{prompts['callback_noted']} {prompts['goodbye_after_handoff']}", **VOICE)
-            reply.hangup()
-            return reply
+            return _say_then_hang_up(prompts["callback_noted"], prompts["goodbye_after_handoff"])
         if step == "offer_988" and (digits == "1" or (not digits and _YES_TO_988.search(speech))):
             logger.warning("voice: caller accepted the transfer to 988")
             reply = VoiceResponse()
@@ -269,10 +265,9 @@ class TwilioVoiceInput(InputChannel):
 
 
 async def _callback_time_known(phone: str) -> bool:
-    from bot.actions.handoff import current_recorder
-
     try:
-        return bool(await asyncio.to_thread(current_recorder().store.callback_time_of, phone))
+        store = recorder_from_settings(load_settings()).store
+        return bool(await asyncio.to_thread(store.callback_time_of, phone))
     except Exception as error:  # then simply ask
         logger.warning("could not read the callback time (%s)", type(error).__name__)
         return False

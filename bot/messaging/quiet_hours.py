@@ -43,13 +43,3 @@ def recipient_zone(state: str | None, fallback_zone: str) -> ZoneInfo:
 def may_text_now(now: dt.datetime, state: str | None, fallback_zone: str) -> bool:
     local = now.astimezone(recipient_zone(state, fallback_zone))
     return FIRST_HOUR <= local.hour < LAST_HOUR
-
-
-def next_allowed_time(now: dt.datetime, state: str | None, fallback_zone: str) -> dt.datetime:
-    """`now` itself when allowed, else the coming 8 a.m. in the recipient's zone."""
-    zone = recipient_zone(state, fallback_zone)
-    local = now.astimezone(zone)
-    if FIRST_HOUR <= local.hour < LAST_HOUR:
-        return now
-    day = local.date() if local.hour < FIRST_HOUR else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(FIRST_HOUR), tzinfo=zone)
