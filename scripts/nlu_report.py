@@ -41,8 +41,10 @@ def _ranking(parse: dict) -> list[list]:
     """The classifier's own top intents and confidences, before any fallback, to tune with."""
     ranking = [[r.get("name"), round(float(r.get("confidence") or 0.0), 4)]
                for r in parse.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-    key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {})
-    return [*ranking[:3], ["faq_topic", key.get("intent_response_key")]]
+    selector = (parse.get("response_selector") or {}).get("faq") or {}
+    topics = [[t.get("intent_response_key"), round(float(t.get("confidence") or 0.0), 4)]
+              for t in selector.get("ranking") or []]
+    return [*ranking, ["faq_topics", topics]]
 
 
 async def _predict(model_path: str, texts: list[str]) -> list[tuple[str, list[list]]]:
