@@ -34,3 +34,21 @@ def test_no_example_is_claimed_by_two_intents(nlu_examples):
             owner[key] = intent
     assert clashes == []
 
+
+
+def test_held_out_messages_never_reach_the_training_data(nlu_examples):
+    """`make nlu-report` scores tests/data/nlu_holdout.yml as unseen; a copy would fake it."""
+    import yaml
+
+    from bot.settings import PROJECT_ROOT
+
+    held_out = yaml.safe_load((PROJECT_ROOT / "tests" / "data" / "nlu_holdout.yml").read_text())
+    held_out_texts = {
+        line[2:].strip().lower()
+        for block in held_out["nlu"]
+        for line in block["examples"].splitlines()
+        if line.startswith("- ")
+    }
+    trained = {e.lower() for examples in nlu_examples.values() for e in examples}
+    assert len(held_out_texts) >= 140
+    assert sorted(held_out_texts & trained) == []
