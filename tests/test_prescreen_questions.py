@@ -85,6 +85,11 @@ def test_a_question_about_iop_interrupts_and_the_form_resumes(text, intent):
     assert move(q.LOCATION, text, intent=intent).kind == "interrupt"
 
 
+@pytest.mark.parametrize("question", [q.FIRST_NAME, q.PHONE, q.SUBSTANCES])
+def test_asking_whether_it_is_a_person_interrupts_and_the_form_resumes(question):
+    assert move(question, "wait, am i talking to a real person?", intent="ask_about_bot").kind == "interrupt"
+
+
 def test_a_question_not_about_iop_is_not_taken_for_an_interruption():
     assert move(q.LOCATION, "what?", intent="out_of_scope").kind == "reask"
 

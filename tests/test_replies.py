@@ -92,6 +92,12 @@ def test_crisis_reply_gives_911_988_and_samhsa(responses):
     assert "text 988" in text
 
 
+def test_asked_about_itself_it_says_automated_and_how_to_reach_a_person(responses):
+    for variant in responses["utter_about_bot"]:
+        assert "automated" in variant["text"] and "not a person" in variant["text"]
+        assert "counselor" in variant["text"]
+
+
 def test_disclosure_says_automated_and_how_to_reach_a_person(responses, profile):
     text = _fill(responses["utter_disclosure"][0]["text"], profile.reply_slots())
     assert "automated" in text and "not a person" in text

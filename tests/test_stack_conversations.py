@@ -43,6 +43,13 @@ def test_first_reply_says_it_is_automated_and_how_to_reach_a_person(talk, filled
     assert replies[1] == filled("utter_greet")
 
 
+@pytest.mark.parametrize("question", ["is this a real person?", "are you a bot", "who are you"])
+def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, question):
+    replies = talk(question)
+    assert replies[-1] == filled("utter_about_bot")
+    assert "not a person" in replies[-1]
+
+
 @pytest.mark.parametrize(
     "question, topic",
     [

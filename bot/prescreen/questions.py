@@ -46,6 +46,8 @@ STUCK = "stuck"
 _STOP = re.compile(r"^(stop|quit|cancel|exit|end|never ?mind|nevermind|nvm|later|not now|"
                    r"maybe later|i'll do it later|i'll come back later|no thanks|forget it|"
                    r"i don't want to do this|i don't want to do this anymore|stop asking)\b")
+# Intents the pre-screen rules answer in the middle of the form before asking again.
+ANSWERED_MID_FORM = ("faq", "ask_about_bot")
 _QUESTION_WORDS = re.compile(r"^(what|how|do|does|is|are|can|will|who|where|when|why|which)\b")
 
 
@@ -80,8 +82,9 @@ def next_move(question: str, message: Message, failures: int, context: AnswerCon
         return Move("interrupt")
     if _STOP.match(_plain(text)):
         return Move("stop", outcome=STOPPED)
-    if message.intent == "faq" and _looks_like_a_question(text):
-        # "Is detox needed for alcohol?" asked at the substances question is a question.
+    if message.intent in ANSWERED_MID_FORM and _looks_like_a_question(text):
+        # "Is detox needed for alcohol?" asked at the substances question is a question, and
+        # "are you a real person?" deserves its answer before the next question.
         return Move("interrupt")
     value = parse_answer(question, text, context)
     if value is not None:
@@ -93,8 +96,8 @@ def next_move(question: str, message: Message, failures: int, context: AnswerCon
         return Move("answer", value=value)
     if message.intent == "request_human":
         return Move("stop", outcome=WANTS_COUNSELOR)
-    if message.intent == "faq":
-        # A question about IOP mid-form: answered, then the form resumes.
+    if message.intent in ANSWERED_MID_FORM:
+        # A question about IOP or about the assistant mid-form: answered, then the form resumes.
         return Move("interrupt")
     if v.is_skip(text) and question not in NEEDED_TO_FOLLOW_UP:
         return Move("answer", value=SKIPPED)
