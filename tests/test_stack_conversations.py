@@ -43,7 +43,8 @@ def test_first_reply_says_it_is_automated_and_how_to_reach_a_person(talk, filled
     assert replies[1] == filled("utter_greet")
 
 
-@pytest.mark.parametrize("question", ["is this a real person?", "are you a bot", "who are you"])
+@pytest.mark.parametrize("question", ["am i chatting with a bot right now?", "are you a bot",
+                                      "who are you"])
 def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, question):
     replies = talk(question)
     assert replies[-1] == filled("utter_about_bot")

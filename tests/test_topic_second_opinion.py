@@ -1,4 +1,7 @@
 """The second opinion: blending arithmetic as plain functions, then the NLU component itself."""
+import logging
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -171,3 +174,23 @@ def test_without_a_stored_model_diet_decides_alone(storage_and_resource):
     message = _after_diet("hello", [("faq", 0.55), ("greet", 0.45)], [("faq/cost", 1.0)])
     [message] = missing.process([message])
     assert message.get("intent") == {"name": "faq", "confidence": 0.55}
+
+
+def test_loading_the_component_leaves_the_servers_logging_as_it_was(tmp_path):
+    """skops resets the root logger on import; the Rasa server's INFO lines must survive it."""
+    script = (
+        "import logging; logging.basicConfig(level=logging.INFO)\n"
+        "from pathlib import Path\n"
+        "from rasa.engine.graph import ExecutionContext, GraphSchema\n"
+        "from rasa.engine.storage.local_model_storage import LocalModelStorage\n"
+        "from rasa.engine.storage.resource import Resource\n"
+        "from bot.nlu.topic_second_opinion import TopicSecondOpinion\n"
+        "TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(),\n"
+        f"    LocalModelStorage(Path({str(tmp_path)!r})), Resource('none'),\n"
+        "    ExecutionContext(GraphSchema({}), 'test'))\n"
+        "print(logging.getLogger('bot.nlu.crisis_guard').getEffectiveLevel())\n"
+    )
+    # A fresh interpreter: in this one skops may already have been imported.
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == str(logging.INFO)

@@ -138,9 +138,9 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         return self._resource
 
     def persist(self) -> None:
-        import skops.io as sio
         from rasa.shared.utils.io import dump_obj_as_json_to_file
 
+        sio = _skops_io()
         with self._model_storage.write_to(self._resource) as model_dir:
             sio.dump(self._classifier, model_dir / MODEL_FILE)
             dump_obj_as_json_to_file(model_dir / RESPONSES_FILE, self._responses)
@@ -154,9 +154,9 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TopicSecondOpinion:
-        import skops.io as sio
         from rasa.shared.utils.io import read_json_file
 
+        sio = _skops_io()
         try:
             with model_storage.read_from(resource) as model_dir:
                 model_file = model_dir / MODEL_FILE
@@ -242,6 +242,20 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
                 for key, score in topics
             ],
         }
+
+
+def _skops_io():
+    """skops.io, imported without its side effect on logging.
+
+    Importing skops 0.9 sets the root logger to WARNING, which silenced every INFO line of
+    the Rasa server after the model loaded, the crisis guard's included. Undo that.
+    """
+    root = logging.getLogger()
+    level = root.level
+    import skops.io
+
+    root.setLevel(level)
+    return skops.io
 
 
 def _is_expected_type(type_name: str) -> bool:
