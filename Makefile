@@ -40,9 +40,12 @@ install: $(STAMP)
 
 # Retrains only when the model is missing or older than the data, domain or config;
 # `rasa train` itself also skips parts whose inputs did not change.
+# The model is dated when training started, not when it ended, so a file edited while
+# training ran is newer than the model and the next run trains again.
 $(MODEL): $(STAMP) $(TRAIN_INPUTS)
-	$(RASA) train $(RASA_PATHS) --out models --fixed-model-name assistant
-	@touch $@
+	@started=$$(date +%Y%m%d%H%M.%S) && \
+	  $(RASA) train $(RASA_PATHS) --out models --fixed-model-name assistant && \
+	  touch -t $$started $@
 
 train: $(MODEL)
 
