@@ -90,22 +90,20 @@ def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(st
     assert talk("hello? anyone?") == []
 
 
-def test_a_question_mid_prescreen_is_answered_then_the_same_question_comes_back(stack, filled):
+@pytest.mark.parametrize("question, answer", [
+    ("how much does it cost?", "utter_faq/cost"),
+    # Asked whether it is a person, it says it is automated before asking again.
+    ("wait, am i talking to a real person?", "utter_about_bot"),
+])
+def test_a_question_mid_prescreen_is_answered_then_the_same_question_comes_back(
+        stack, filled, question, answer):
     _, talk = new_talk(stack)
     start(talk)
     talk("for me")
-    replies = talk("how much does it cost?")
-    assert replies[0] == filled("utter_faq/cost")
+    replies = talk(question)
+    assert replies[0] == filled(answer)
     assert "first name" in replies[-1]
     assert "18 or older" in talk("Sam")[-1]
-
-def test_asked_mid_prescreen_whether_it_is_a_person_it_says_automated_then_asks_again(stack, filled):
-    _, talk = new_talk(stack)
-    start(talk)
-    talk("for me")
-    replies = talk("wait, am i talking to a real person?")
-    assert replies[0] == filled("utter_about_bot")
-    assert "first name" in replies[-1]
 
 
 def test_stop_leaves_politely_and_keeps_the_partial_lead(stack, leads):
