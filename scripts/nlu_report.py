@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.nlu.topic_second_opinion import full_label
 from bot.settings import BOT_DIR, PROJECT_ROOT
 
 TARGET_MACRO_F1 = 0.95
@@ -33,10 +34,6 @@ def _label(parse: dict) -> str:
         )
         return key or "faq"
     return intent
-
-
-def _gold(message) -> str:
-    return message.get("intent_response_key") or message.get("intent")
 
 
 def _ranking(parse: dict) -> list[list]:
@@ -86,7 +83,7 @@ def main() -> int:
         holdout = _score_holdout(args.config, data)
         return 0 if holdout["macro_f1"] >= TARGET_MACRO_F1 else 1
     examples = [m for m in data.intent_examples]
-    gold = [_gold(m) for m in examples]
+    gold = [full_label(m) for m in examples]
     folds = StratifiedKFold(n_splits=args.folds, shuffle=True, random_state=42)
     predicted: list[str | None] = [None] * len(examples)
     rankings: list[list] = [[] for _ in examples]
@@ -169,7 +166,7 @@ def _score_holdout(config: str, data) -> dict:
         model = train_nlu(config, str(train_path), str(Path(workdir) / "models"),
                           fixed_model_name="all", domain=str(BOT_DIR / "domain"))
         results = asyncio.run(_predict(model, [m.get("text") for m in held_out]))
-    gold = [_gold(m) for m in held_out]
+    gold = [full_label(m) for m in held_out]
     predicted = [_scored_label(g, label) for g, (label, _) in zip(gold, results)]
     labels = sorted(set(gold))
     macro_f1 = float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))
