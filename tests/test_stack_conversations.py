@@ -44,8 +44,10 @@ def test_first_reply_says_it_is_automated_and_how_to_reach_a_person(talk, filled
 
 
 @pytest.mark.parametrize("question", ["am i chatting with a bot right now?", "are you a bot",
-                                      "who are you"])
+                                      "who are you", "are you married lol"])
 def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, question):
+    # Personal questions too: "are you married" deserves the honest answer, not "I didn't
+    # understand".
     replies = talk(question)
     assert replies[-1] == filled("utter_about_bot")
     assert "not a person" in replies[-1]

@@ -18,7 +18,8 @@ from bot.nlu.label_blend import (
     topic_ranking_from,
     two_stage_label_scores,
 )
-from bot.nlu.topic_second_opinion import TopicSecondOpinion
+from bot.nlu.lookup_features import LookupMatches
+from bot.nlu.topic_second_opinion import TopicSecondOpinion, lookup_lists
 
 
 def test_two_stage_scores_split_the_faq_intent_across_its_topics():
@@ -67,6 +68,9 @@ TRAINING = {
     "faq/detox": ["do you do detox", "i need to detox first", "is there medical detox",
                   "can i detox at home", "withdrawal help?", "detox?"],
 }
+# "shakes" and "dts" are in no example: only the lookup list ties them to detox.
+LOOKUPS = [{"name": "withdrawal", "elements": ["detox", "withdrawal", "shakes", "dts"]},
+           {"name": "money", "elements": ["cost", "price", "pay", "afford"]}]
 RESPONSES = {"utter_faq/cost": [{"text": "Costs vary."}],
              "utter_faq/detox": [{"text": "Detox comes first when needed."}]}
 
@@ -80,7 +84,7 @@ def _training_data() -> TrainingData:
             if topic:
                 data["intent_response_key"] = label
             messages.append(Message(data=data))
-    return TrainingData(training_examples=messages, responses=RESPONSES)
+    return TrainingData(training_examples=messages, responses=RESPONSES, lookup_tables=LOOKUPS)
 
 
 @pytest.fixture
@@ -88,14 +92,17 @@ def storage_and_resource(tmp_path):
     return LocalModelStorage(tmp_path), Resource(f"second_opinion_{uuid.uuid4().hex}")
 
 
-@pytest.fixture
-def trained(storage_and_resource):
-    storage, resource = storage_and_resource
+def _train(storage, resource, **config):
     context = ExecutionContext(GraphSchema({}), "test")
     component = TopicSecondOpinion.create(
-        TopicSecondOpinion.get_default_config(), storage, resource, context)
+        {**TopicSecondOpinion.get_default_config(), **config}, storage, resource, context)
     component.train(_training_data())
     return component
+
+
+@pytest.fixture
+def trained(storage_and_resource):
+    return _train(*storage_and_resource)
 
 
 def _after_diet(text, intents, topics):
@@ -166,6 +173,28 @@ def test_the_persisted_model_loads_and_answers_the_same(trained, storage_and_res
         assert message.get("intent")["name"] == "faq"
 
 
+def test_a_word_known_only_from_a_lookup_list_counts_for_its_topic(tmp_path):
+    # DIET cannot tell; the message shares no word with any training example.
+    def topic_for(component):
+        message = _after_diet("i get the shakes bad", [("faq", 0.9), ("greet", 0.1)],
+                              [("faq/cost", 0.5), ("faq/detox", 0.5)])
+        [message] = component.process([message])
+        return message.get("response_selector")["faq"]["response"]["intent_response_key"]
+
+    storage = LocalModelStorage(tmp_path)
+    # A full weight: with six examples a label, n-grams of "i get the ... bad" outweigh one
+    # column at the default 0.3, which cross-validation chose on the real data.
+    with_lookups = _train(storage, Resource("with_lookups"), lookup_weight=1.0)
+    without_lookups = _train(storage, Resource("without_lookups"), lookup_weight=0.0)
+    assert topic_for(with_lookups) == "faq/detox"
+    assert topic_for(without_lookups) == "faq/cost"
+    # Saved and loaded, the lookup features come back with the model (skops trusts them).
+    loaded = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,
+                                     Resource("with_lookups"),
+                                     ExecutionContext(GraphSchema({}), "test"))
+    assert topic_for(loaded) == "faq/detox"
+
+
 def test_without_a_stored_model_diet_decides_alone(storage_and_resource):
     storage, _ = storage_and_resource
     missing = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,
@@ -194,3 +223,25 @@ def test_loading_the_component_leaves_the_servers_logging_as_it_was(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == str(logging.INFO)
+
+
+def test_lookup_matches_whole_words_and_phrases_in_any_case():
+    lookups = [{"name": "contact", "elements": ["open", "phone number"]},
+               {"name": "money", "elements": ["cost"]}]
+    matrix = LookupMatches(lookups, weight=0.3).transform(
+        ["Are you OPEN today?", "what's your phone number", "it opened last year",
+         "what does it cost", "", "💙💙"]
+    ).toarray()
+    assert matrix.tolist() == [[0.3, 0.0], [0.3, 0.0], [0.0, 0.0], [0.0, 0.3], [0.0, 0.0],
+                               [0.0, 0.0]]
+
+
+def test_lookup_lists_that_are_empty_or_name_a_file_add_nothing():
+    training_data = TrainingData(lookup_tables=[
+        {"name": "empty", "elements": []},
+        {"name": "old_style", "elements": "data/lookups/insurers.txt"},
+        {"name": "money", "elements": ["cost"]},
+    ])
+    lookups = lookup_lists(training_data)
+    assert [table["name"] for table in lookups] == ["empty", "money"]
+    assert LookupMatches(lookups).transform(["cost?"]).toarray().tolist() == [[0.0, 0.3]]

@@ -43,6 +43,7 @@ from bot.nlu.label_blend import (
     topic_ranking_from,
     two_stage_label_scores,
 )
+from bot.nlu.lookup_features import LookupMatches
 
 logger = logging.getLogger(__name__)
 
@@ -56,24 +57,38 @@ SELECTOR_RESPONSES = "responses"
 SELECTOR_UTTER_ACTION = "utter_action"
 
 
-def build_linear_classifier(c: float):
-    """Word 1-2-grams plus character 2-5-grams within words, and a linear SVM.
+def build_linear_classifier(c: float, lookups: Sequence[dict] = (), lookup_weight: float = 0.0):
+    """Word 1-2-grams, character 2-5-grams within words and the lookup lists; a linear SVM.
 
     Character n-grams carry typos and SMS shorthand ("hw much", "wat is iop"); word pairs
     separate "how long" from "how much". These settings were the best of eight variants in
-    cross-validation (word triples, stemming and class weights all did worse).
+    cross-validation (word triples, stemming and class weights all did worse). The lookup
+    lists (bot/data/nlu/lookups.yml) let one listed word stand for all its neighbours: on the
+    linear model alone, 5-fold macro-F1 0.918 -> 0.930 at weight 0.3 (0.2 and 0.4 did worse).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import make_pipeline, make_union
     from sklearn.svm import LinearSVC
 
-    return make_pipeline(
-        make_union(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-        ),
-        LinearSVC(C=c),
-    )
+    features = [
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+    ]
+    if lookups and lookup_weight > 0:
+        features.append(LookupMatches(list(lookups), lookup_weight))
+    return make_pipeline(make_union(*features), LinearSVC(C=c))
+
+
+def lookup_lists(training_data: TrainingData) -> list[dict]:
+    """The training data's lookup lists as plain {"name", "elements"} dicts.
+
+    A table whose elements are a file name rather than a list (Rasa 1 style) is skipped.
+    """
+    return [
+        {"name": table.get("name"), "elements": [str(e) for e in table["elements"]]}
+        for table in training_data.lookup_tables
+        if isinstance(table.get("elements"), list)
+    ]
 
 
 def full_label(example: Message) -> str | None:
@@ -91,6 +106,8 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
             # Turns the SVM's margins into probabilities comparable with DIET's.
             "temperature": 5.0,
             "svm_c": 1.0,
+            # The lookup lists' share of the linear model's features; 0 leaves them out.
+            "lookup_weight": 0.3,
             # Entries kept in the rankings, as DIET and the ResponseSelector keep 10.
             "ranking_length": 10,
         }
@@ -125,7 +142,11 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.warning("second opinion not trained: fewer than two labels in the data")
             return self._resource
-        classifier = build_linear_classifier(self.component_config["svm_c"])
+        classifier = build_linear_classifier(
+            self.component_config["svm_c"],
+            lookup_lists(training_data),
+            self.component_config["lookup_weight"],
+        )
         classifier.fit([e.get(TEXT) for e in examples], labels)
         self._classifier = classifier
         # The answers for each topic, so a topic this component picks comes with its own
@@ -259,4 +280,6 @@ def _skops_io():
 
 
 def _is_expected_type(type_name: str) -> bool:
-    return type_name.startswith(("sklearn.", "numpy.", "scipy."))
+    return type_name.startswith(("sklearn.", "numpy.", "scipy.")) or type_name == (
+        f"{LookupMatches.__module__}.{LookupMatches.__qualname__}"
+    )

@@ -1,0 +1,49 @@
+"""The keyword lists in bot/data/nlu/lookups.yml as features for the linear second opinion.
+
+DIET already sees them through Rasa's RegexFeaturizer; the linear model saw only n-grams, so
+a word met once in a lookup list ("kaiser", "suboxone", "parking") taught it nothing. One
+column per list: `weight` when any of its entries occurs as a whole word, else 0.
+
+A scikit-learn transformer so that it sits inside the classifier's pipeline and is saved and
+loaded with it. It keeps only plain strings (no compiled patterns) so skops can store it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+from scipy.sparse import csr_matrix
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+def lookup_pattern(elements: Iterable[str]) -> re.Pattern:
+    """Any of the elements as a whole word or phrase, ignoring case; longest tried first."""
+    alternatives = sorted({e.strip() for e in elements if e and e.strip()}, key=len, reverse=True)
+    if not alternatives:
+        return re.compile(r"(?!)")  # matches nothing
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\b", re.IGNORECASE)
+
+
+class LookupMatches(BaseEstimator, TransformerMixin):
+    """Text -> one column per lookup list, `weight` where the list matches."""
+
+    def __init__(self, lookups: Sequence[Mapping] = (), weight: float = 0.3) -> None:
+        # Plain {"name", "elements"} dicts, as TrainingData.lookup_tables holds them.
+        self.lookups = lookups
+        self.weight = weight
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str] | None = None) -> LookupMatches:
+        return self
+
+    def transform(self, texts: Sequence[str]) -> csr_matrix:
+        # re caches compiled patterns, so compiling per call costs nothing after the first.
+        patterns = [lookup_pattern(table.get("elements") or []) for table in self.lookups]
+        rows, cols = [], []
+        for row, text in enumerate(texts):
+            for col, pattern in enumerate(patterns):
+                if text and pattern.search(text):
+                    rows.append(row)
+                    cols.append(col)
+        return csr_matrix(
+            ([self.weight] * len(rows), (rows, cols)), shape=(len(texts), len(patterns))
+        )
