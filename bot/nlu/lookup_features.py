@@ -17,11 +17,21 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 
 def lookup_pattern(elements: Iterable[str]) -> re.Pattern:
-    """Any of the elements as a whole word or phrase, ignoring case; longest tried first."""
+    """Any of the elements as a whole word or phrase, ignoring case; longest tried first.
+
+    A word boundary is required only at an end that is a letter or digit, so "$" still
+    matches in "$500" while "open" does not match in "opened".
+    """
     alternatives = sorted({e.strip() for e in elements if e and e.strip()}, key=len, reverse=True)
     if not alternatives:
         return re.compile(r"(?!)")  # matches nothing
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, alternatives)) + r")\b", re.IGNORECASE)
+    return re.compile("|".join(map(_whole_word, alternatives)), re.IGNORECASE)
+
+
+def _whole_word(element: str) -> str:
+    start = r"\b" if element[0].isalnum() else ""
+    end = r"\b" if element[-1].isalnum() else ""
+    return f"{start}{re.escape(element)}{end}"
 
 
 class LookupMatches(BaseEstimator, TransformerMixin):
