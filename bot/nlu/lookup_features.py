@@ -10,14 +10,18 @@ loaded with it. It keeps only plain strings (no compiled patterns) so skops can 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
-def lookup_pattern(elements: Iterable[str]) -> re.Pattern:
+@lru_cache(maxsize=None)
+def lookup_pattern(elements: tuple[str, ...]) -> re.Pattern:
     """Any of the elements as a whole word or phrase, ignoring case; longest tried first.
+
+    Cached by the elements, because every parsed message needs every list's pattern.
 
     A word boundary is required only at an end that is a letter or digit, so "$" still
     matches in "$500" while "open" does not match in "opened".
@@ -46,8 +50,7 @@ class LookupMatches(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        # re caches compiled patterns, so compiling per call costs nothing after the first.
-        patterns = [lookup_pattern(table.get("elements") or []) for table in self.lookups]
+        patterns = [lookup_pattern(tuple(table.get("elements") or ())) for table in self.lookups]
         rows, cols = [], []
         for row, text in enumerate(texts):
             for col, pattern in enumerate(patterns):
