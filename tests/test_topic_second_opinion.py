@@ -18,8 +18,8 @@ from bot.nlu.label_blend import (
     topic_ranking_from,
     two_stage_label_scores,
 )
-from bot.nlu.lookup_features import LookupMatches
-from bot.nlu.topic_second_opinion import TopicSecondOpinion, lookup_lists
+from bot.nlu.lookup_features import LookupMatches, lookup_lists
+from bot.nlu.topic_second_opinion import TopicSecondOpinion
 
 
 def test_two_stage_scores_split_the_faq_intent_across_its_topics():

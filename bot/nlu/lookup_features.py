@@ -17,6 +17,18 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
+def lookup_lists(training_data) -> list[dict]:
+    """The training data's lookup lists as plain {"name", "elements"} dicts.
+
+    A table whose elements are a file name rather than a list (Rasa 1 style) is skipped.
+    """
+    return [
+        {"name": table.get("name"), "elements": [str(e) for e in table["elements"]]}
+        for table in training_data.lookup_tables
+        if isinstance(table.get("elements"), list)
+    ]
+
+
 @lru_cache(maxsize=None)
 def lookup_pattern(elements: tuple[str, ...]) -> re.Pattern:
     """Any of the elements as a whole word or phrase, ignoring case; longest tried first.

@@ -43,7 +43,7 @@ from bot.nlu.label_blend import (
     topic_ranking_from,
     two_stage_label_scores,
 )
-from bot.nlu.lookup_features import LookupMatches
+from bot.nlu.lookup_features import LookupMatches, lookup_lists
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +77,6 @@ def build_linear_classifier(c: float, lookups: Sequence[dict] = (), lookup_weigh
     if lookups and lookup_weight > 0:
         features.append(LookupMatches(list(lookups), lookup_weight))
     return make_pipeline(make_union(*features), LinearSVC(C=c))
-
-
-def lookup_lists(training_data: TrainingData) -> list[dict]:
-    """The training data's lookup lists as plain {"name", "elements"} dicts.
-
-    A table whose elements are a file name rather than a list (Rasa 1 style) is skipped.
-    """
-    return [
-        {"name": table.get("name"), "elements": [str(e) for e in table["elements"]]}
-        for table in training_data.lookup_tables
-        if isinstance(table.get("elements"), list)
-    ]
 
 
 def full_label(example: Message) -> str | None:
