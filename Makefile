@@ -18,6 +18,9 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Two cores: one TensorFlow op at a time, each using both cores.
 export TF_INTER_OP_PARALLELISM_THREADS := 1
 export TF_INTRA_OP_PARALLELISM_THREADS := 2
+# The sentence encoder's matrix products are a dozen rows each: one NumPy (OpenBLAS) thread,
+# so requests running side by side do not fight over the two cores.
+export OPENBLAS_NUM_THREADS := 1
 
 .PHONY: help install train run chat test validate unit conversations nlu-report bench clean
 
@@ -28,12 +31,13 @@ help:
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml encoder-requirements.txt
 	@PYTHON310=$$(scripts/find_python310.sh) && \
 	  { [ -x $(PY) ] && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' \
 	    || { echo "Creating $(VENV) with $$PYTHON310"; rm -rf $(VENV); $$PYTHON310 -m venv $(VENV); }; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r encoder-requirements.txt
 	@touch $@
 
 install: $(STAMP)

@@ -23,13 +23,18 @@ MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
 VENV_BIN = Path(sys.executable).parent
 
 # TensorFlow would otherwise size its thread pools to the machine and fight the event loop
-# for the 2 cores: one op at a time, each op using both cores.
-TENSORFLOW_THREADS = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "2"}
+# for the 2 cores: one op at a time, each op using both cores. The sentence encoder's NumPy
+# products are too small to gain from threads, so OpenBLAS gets one.
+THREAD_LIMITS = {
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "2",
+    "OPENBLAS_NUM_THREADS": "1",
+}
 
 
 def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(TENSORFLOW_THREADS)
+    env.update(THREAD_LIMITS)
     env.update(
         {
             "PYTHONPATH": str(PROJECT_ROOT),

@@ -195,6 +195,28 @@ def test_a_word_known_only_from_a_lookup_list_counts_for_its_topic(tmp_path):
     assert topic_for(loaded) == "faq/detox"
 
 
+def test_a_message_sharing_no_topic_word_is_placed_by_its_meaning(tmp_path):
+    # No detox example says "sick", "quit" or "drinking"; the sentence encoder knows that
+    # getting sick when quitting is withdrawal. DIET is left undecided.
+    def label_for(component):
+        message = _after_diet("will i get sick when i quit drinking",
+                              [("faq", 0.5), ("greet", 0.5)], [("faq/cost", 0.5), ("faq/detox", 0.5)])
+        [message] = component.process([message])
+        return message.get("response_selector")["faq"]["response"]["intent_response_key"], \
+            message.get("intent")["name"]
+
+    storage = LocalModelStorage(tmp_path)
+    with_encoder = _train(storage, Resource("with_encoder"), embedding_weight=1.0)
+    without_encoder = _train(storage, Resource("without_encoder"), embedding_weight=0.0)
+    assert label_for(with_encoder) == ("faq/detox", "faq")
+    assert label_for(without_encoder) != ("faq/detox", "faq")
+    # Saved and loaded, the encoder's features come back with the model (skops trusts them).
+    loaded = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,
+                                     Resource("with_encoder"),
+                                     ExecutionContext(GraphSchema({}), "test"))
+    assert label_for(loaded) == ("faq/detox", "faq")
+
+
 def test_without_a_stored_model_diet_decides_alone(storage_and_resource):
     storage, _ = storage_and_resource
     missing = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,
