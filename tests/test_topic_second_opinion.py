@@ -19,6 +19,7 @@ from bot.nlu.label_blend import (
     two_stage_label_scores,
 )
 from bot.nlu.lookup_features import LookupMatches, lookup_lists
+from bot.nlu.sentence_encoder import SentenceEmbeddings
 from bot.nlu.topic_second_opinion import TopicSecondOpinion
 
 
@@ -210,11 +211,36 @@ def test_a_message_sharing_no_topic_word_is_placed_by_its_meaning(tmp_path):
     without_encoder = _train(storage, Resource("without_encoder"), embedding_weight=0.0)
     assert label_for(with_encoder) == ("faq/detox", "faq")
     assert label_for(without_encoder) != ("faq/detox", "faq")
+    # Asked only when the n-gram answer is unsure: below 0 it never is, so nothing changes.
+    never_asked = _train(storage, Resource("never_asked"), embedding_weight=1.0,
+                         encoder_when_unsure_below=0.0)
+    assert label_for(never_asked) == label_for(without_encoder)
+    asked_when_unsure = _train(storage, Resource("asked_when_unsure"), embedding_weight=1.0,
+                               encoder_when_unsure_below=0.9)
+    assert label_for(asked_when_unsure) == ("faq/detox", "faq")
     # Saved and loaded, the encoder's features come back with the model (skops trusts them).
     loaded = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,
                                      Resource("with_encoder"),
                                      ExecutionContext(GraphSchema({}), "test"))
     assert label_for(loaded) == ("faq/detox", "faq")
+
+
+def test_a_message_the_n_grams_are_sure_of_never_reaches_the_encoder(tmp_path, monkeypatch):
+    component = _train(LocalModelStorage(tmp_path), Resource("cascade"), embedding_weight=1.0,
+                       encoder_when_unsure_below=0.8)
+
+    def encoder_called(self, texts):
+        raise AssertionError(f"encoder asked about {texts}")
+
+    monkeypatch.setattr(SentenceEmbeddings, "transform", encoder_called)
+    message = _after_diet("do you do detox", [("faq", 0.98), ("greet", 0.02)],
+                          [("faq/detox", 0.97), ("faq/cost", 0.03)])
+    [message] = component.process([message])
+    assert message.get("response_selector")["faq"]["response"]["intent_response_key"] == "faq/detox"
+    unsure = _after_diet("will i get sick when i quit drinking", [("faq", 0.5), ("greet", 0.5)],
+                         [("faq/cost", 0.5), ("faq/detox", 0.5)])
+    with pytest.raises(AssertionError, match="encoder asked"):
+        component.process([unsure])
 
 
 def test_without_a_stored_model_diet_decides_alone(storage_and_resource):

@@ -49,6 +49,7 @@ from bot.nlu.sentence_encoder import SentenceEmbeddings
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_topic_classifier.skops"
+ENCODER_MODEL_FILE = "linear_topic_classifier_with_encoder.skops"
 RESPONSES_FILE = "retrieval_responses.json"
 # The keys the ResponseSelector writes, spelt as in rasa.nlu.selectors.response_selector.
 SELECTOR_KEY = "response_selector"
@@ -109,6 +110,9 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
             "lookup_weight": 0.3,
             # The pretrained sentence vector's share; 0 leaves the encoder out entirely.
             "embedding_weight": 0.0,
+            # A second linear model that also reads the sentence vector is asked only when
+            # the first one's blended top score is below this: 1.0 asks it for every message.
+            "encoder_when_unsure_below": 1.0,
             # Entries kept in the rankings, as DIET and the ResponseSelector keep 10.
             "ranking_length": 10,
         }
@@ -120,11 +124,13 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         resource: Resource,
         classifier: Any = None,
         responses: dict[str, list] | None = None,
+        encoder_classifier: Any = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
         self._classifier = classifier
+        self._encoder_classifier = encoder_classifier
         self._responses = responses or {}
 
     @classmethod
@@ -143,14 +149,15 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.warning("second opinion not trained: fewer than two labels in the data")
             return self._resource
-        classifier = build_linear_classifier(
-            self.component_config["svm_c"],
-            lookup_lists(training_data),
-            self.component_config["lookup_weight"],
-            self.component_config["embedding_weight"],
-        )
-        classifier.fit([e.get(TEXT) for e in examples], labels)
-        self._classifier = classifier
+        texts = [e.get(TEXT) for e in examples]
+        config, lookups = self.component_config, lookup_lists(training_data)
+        self._classifier = build_linear_classifier(
+            config["svm_c"], lookups, config["lookup_weight"]).fit(texts, labels)
+        self._encoder_classifier = None
+        if config["embedding_weight"] > 0:
+            self._encoder_classifier = build_linear_classifier(
+                config["svm_c"], lookups, config["lookup_weight"], config["embedding_weight"]
+            ).fit(texts, labels)
         # The answers for each topic, so a topic this component picks comes with its own
         # responses in the parse result, as the ResponseSelector's pick does.
         retrieval_keys = {label for label in labels if label != base_intent(label)}
@@ -166,6 +173,8 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         sio = _skops_io()
         with self._model_storage.write_to(self._resource) as model_dir:
             sio.dump(self._classifier, model_dir / MODEL_FILE)
+            if self._encoder_classifier is not None:
+                sio.dump(self._encoder_classifier, model_dir / ENCODER_MODEL_FILE)
             dump_obj_as_json_to_file(model_dir / RESPONSES_FILE, self._responses)
 
     @classmethod
@@ -182,20 +191,16 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         sio = _skops_io()
         try:
             with model_storage.read_from(resource) as model_dir:
-                model_file = model_dir / MODEL_FILE
-                # skops rather than pickle: loading runs no code the file could carry.
-                # Only the scikit-learn and numpy types the pipeline is built from are trusted.
-                untrusted = sio.get_untrusted_types(file=model_file)
-                unexpected = [name for name in untrusted if not _is_expected_type(name)]
-                if unexpected:
-                    raise ValueError(f"unexpected types in {MODEL_FILE}: {unexpected}")
-                classifier = sio.load(model_file, trusted=untrusted)
+                classifier = _load_classifier(sio, model_dir / MODEL_FILE)
+                encoder_classifier = None
+                if (model_dir / ENCODER_MODEL_FILE).is_file():
+                    encoder_classifier = _load_classifier(sio, model_dir / ENCODER_MODEL_FILE)
                 responses = read_json_file(model_dir / RESPONSES_FILE)
         except ValueError as error:
             # Without its model the component passes DIET's answer through unchanged.
             logger.warning("second opinion not loaded (%s); DIET decides alone", error)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, classifier, responses)
+        return cls(config, model_storage, resource, classifier, responses, encoder_classifier)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -203,28 +208,41 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
     def process(self, messages: list[Message]) -> list[Message]:
         if self._classifier is None:
             return messages
-        texts = [m.get(TEXT) for m in messages]
-        with_text = [i for i, text in enumerate(texts) if text and text.strip()]
+        with_text = [i for i, m in enumerate(messages) if (m.get(TEXT) or "").strip()]
         if not with_text:
             return messages
-        margins = self._classifier.decision_function([texts[i] for i in with_text])
-        classes = list(self._classifier.classes_)
-        for row, index in zip(margins, with_text):
-            linear = softmax(dict(zip(classes, map(float, row))), self.component_config["temperature"])
-            self._rewrite(messages[index], linear)
+        two_stage = {i: two_stage_label_scores(messages[i].get(INTENT_RANKING_KEY) or [],
+                                               _topic_rankings(messages[i])) for i in with_text}
+        blended = self._blend(self._classifier, messages, with_text, two_stage)
+        # The encoder costs more than everything else here put together, so it is asked only
+        # when the n-gram answer is unsure.
+        unsure_below = self.component_config["encoder_when_unsure_below"]
+        unsure = [i for i in with_text if max(blended[i].values(), default=0.0) < unsure_below]
+        if self._encoder_classifier is not None and unsure:
+            blended.update(self._blend(self._encoder_classifier, messages, unsure, two_stage))
+        for index in with_text:
+            self._rewrite(messages[index], blended[index])
         return messages
 
-    def _rewrite(self, message: Message, linear_scores: dict[str, float]) -> None:
-        selector = message.get(SELECTOR_KEY) or {}
-        topic_rankings = {
-            name: (value or {}).get(SELECTOR_RANKING) or []
-            for name, value in selector.items()
-            if isinstance(value, dict)
+    def _blend(
+        self, classifier: Any, messages: list[Message], indices: list[int], two_stage: dict
+    ) -> dict[int, dict[str, float]]:
+        """DIET's two-stage scores averaged with the classifier's, for each message index."""
+        margins = classifier.decision_function([messages[i].get(TEXT) for i in indices])
+        classes = list(classifier.classes_)
+        temperature, diet_weight = (self.component_config[key]
+                                    for key in ("temperature", "diet_weight"))
+        return {
+            index: blend(two_stage[index], softmax(dict(zip(classes, map(float, row))), temperature),
+                         diet_weight)
+            for row, index in zip(margins, indices)
         }
-        two_stage = two_stage_label_scores(message.get(INTENT_RANKING_KEY) or [], topic_rankings)
-        scores = blend(two_stage, linear_scores, self.component_config["diet_weight"])
+
+    def _rewrite(self, message: Message, scores: dict[str, float]) -> None:
         if not scores:
             return
+        selector = message.get(SELECTOR_KEY) or {}
+        topic_rankings = _topic_rankings(message)
         length = self.component_config["ranking_length"]
         best_label = max(scores, key=lambda label: (scores[label], label))
         ranking = [
@@ -265,6 +283,27 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
                 for key, score in topics
             ],
         }
+
+
+def _topic_rankings(message: Message) -> dict[str, list]:
+    """Each retrieval intent's topic ranking as the ResponseSelector left it."""
+    selector = message.get(SELECTOR_KEY) or {}
+    return {
+        name: (value or {}).get(SELECTOR_RANKING) or []
+        for name, value in selector.items()
+        if isinstance(value, dict)
+    }
+
+
+def _load_classifier(sio, model_file) -> Any:
+    """skops rather than pickle: loading runs no code the file could carry. Only the
+    scikit-learn, numpy and scipy types the pipeline is built from, and our own two
+    transformers, are trusted."""
+    untrusted = sio.get_untrusted_types(file=model_file)
+    unexpected = [name for name in untrusted if not _is_expected_type(name)]
+    if unexpected:
+        raise ValueError(f"unexpected types in {model_file.name}: {unexpected}")
+    return sio.load(model_file, trusted=untrusted)
 
 
 def _skops_io():
