@@ -243,6 +243,33 @@ def test_a_message_the_n_grams_are_sure_of_never_reaches_the_encoder(tmp_path, m
         component.process([unsure])
 
 
+def test_without_the_encoders_files_the_n_grams_decide_alone(tmp_path, monkeypatch, caplog):
+    from bot.nlu import topic_second_opinion
+    from bot.nlu.sentence_encoder import ModelFilesError
+
+    storage = LocalModelStorage(tmp_path)
+    _train(storage, Resource("trained_with_encoder"), embedding_weight=1.0)
+
+    def files_gone():
+        raise ModelFilesError("sentence encoder file missing: model.safetensors")
+
+    monkeypatch.setattr(topic_second_opinion, "default_encoder", files_gone)
+    with caplog.at_level(logging.WARNING):
+        loaded = TopicSecondOpinion.load(
+            {**TopicSecondOpinion.get_default_config(), "embedding_weight": 1.0}, storage,
+            Resource("trained_with_encoder"), ExecutionContext(GraphSchema({}), "test"))
+    assert "n-grams decide alone" in caplog.text
+
+    def encoder_called(self, texts):
+        raise AssertionError("the encoder was asked although its files are gone")
+
+    monkeypatch.setattr(SentenceEmbeddings, "transform", encoder_called)
+    message = _after_diet("do you do detox", [("faq", 0.6), ("greet", 0.4)],
+                          [("faq/detox", 0.6), ("faq/cost", 0.4)])
+    [message] = loaded.process([message])
+    assert message.get("response_selector")["faq"]["response"]["intent_response_key"] == "faq/detox"
+
+
 def test_without_a_stored_model_diet_decides_alone(storage_and_resource):
     storage, _ = storage_and_resource
     missing = TopicSecondOpinion.load(TopicSecondOpinion.get_default_config(), storage,

@@ -44,7 +44,7 @@ from bot.nlu.label_blend import (
     two_stage_label_scores,
 )
 from bot.nlu.lookup_features import LookupMatches, lookup_lists
-from bot.nlu.sentence_encoder import SentenceEmbeddings
+from bot.nlu.sentence_encoder import ModelFilesError, SentenceEmbeddings, default_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +200,14 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
             # Without its model the component passes DIET's answer through unchanged.
             logger.warning("second opinion not loaded (%s); DIET decides alone", error)
             return cls(config, model_storage, resource)
+        if encoder_classifier is not None:
+            try:
+                # Loaded and checked now, so the first person to write does not wait for it
+                # and a missing or altered model shows at start-up.
+                default_encoder()
+            except ModelFilesError as error:
+                logger.warning("sentence encoder not loaded (%s); n-grams decide alone", error)
+                encoder_classifier = None
         return cls(config, model_storage, resource, classifier, responses, encoder_classifier)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
