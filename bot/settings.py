@@ -27,8 +27,23 @@ def _number_from_env(name: str, default: int | float) -> int | float:
 class Settings:
     rasa_port: int
     actions_port: int
-    # When set, Rasa's HTTP API requires ?token=...; the REST channel stays open.
+    # Interfaces the two servers listen on: loopback unless a reverse proxy on another host
+    # must reach them (RASA_HOST=0.0.0.0 behind a proxy; the action server never needs it).
+    rasa_host: str
+    actions_host: str
+    # Rasa's HTTP API always requires ?token=...; unset, one is generated under var/
+    # (bot/local_secrets.py). The website's REST channel stays public.
     rasa_api_token: str | None
+    # Shared secret Rasa sends to the action server (Authorization: Bearer ...); unset, one is
+    # generated under var/ and read by both processes.
+    action_server_token: str | None
+    # Messages a minute one conversation, and one client address, may send over the website
+    # channel before getting 429 with Retry-After.
+    rate_limit_conversation_per_minute: int
+    rate_limit_ip_per_minute: int
+    # Behind a reverse proxy every request comes from the proxy: the header that carries the
+    # visitor's address (X-Forwarded-For: the last address, the one the proxy added, is used).
+    client_ip_header: str | None
     facility_profile_path: Path
     crisis_patterns_path: Path
     var_dir: Path
@@ -57,6 +72,17 @@ class Settings:
     # the reply through the REST API instead (Twilio gives up on a webhook after 15 s).
     sms_reply_budget_seconds: float
 
+    @property
+    def rasa_api_token_path(self) -> Path:
+        return self.var_dir / "rasa-api.token"
+
+    @property
+    def action_server_token_path(self) -> Path:
+        return self.var_dir / "action-server.token"
+
+    @property
+    def conversation_id_secret_path(self) -> Path:
+        return self.var_dir / "conversation-id.key"
 
     def with_var_dir(self, var_dir: Path) -> Settings:
         """The same settings with local state under `var_dir` (throwaway stacks, benchmarks)."""
@@ -80,7 +106,14 @@ def load_settings() -> Settings:
     return Settings(
         rasa_port=_number_from_env("RASA_PORT", 5005),
         actions_port=_number_from_env("ACTIONS_PORT", 5055),
+        rasa_host=os.environ.get("RASA_HOST") or "127.0.0.1",
+        actions_host=os.environ.get("ACTIONS_HOST") or "127.0.0.1",
         rasa_api_token=os.environ.get("RASA_API_TOKEN") or None,
+        action_server_token=os.environ.get("ACTION_SERVER_TOKEN") or None,
+        rate_limit_conversation_per_minute=_number_from_env(
+            "RATE_LIMIT_CONVERSATION_PER_MINUTE", 20),
+        rate_limit_ip_per_minute=_number_from_env("RATE_LIMIT_IP_PER_MINUTE", 60),
+        client_ip_header=os.environ.get("CLIENT_IP_HEADER") or None,
         facility_profile_path=Path(
             os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")
         ),

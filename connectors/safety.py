@@ -1,10 +1,13 @@
-"""The crisis reply for a conversation the assistant has paused for a counselor.
+"""The crisis reply, guaranteed at the channel: no crisis message goes without 911/988.
 
-A paused conversation gets no reply from Rasa at all, so a message about suicide or an
-overdose sent while waiting for a person would meet silence. Every connector passes its
-messages through `answer_crisis_when_silent`, which sends the 911/988 reply whenever the
-assistant said nothing and the deterministic safety net matches, and moves the waiting
-handoff to the top of the queue, texting on-call staff again.
+The dialogue answers a crisis message itself (CrisisGuard, CrisisPolicy). Three cases slip
+past it, and every connector passes its messages through `with_crisis_reply` to close them:
+- a conversation paused for a counselor gets no reply from Rasa at all;
+- NLU reads at most MAX_MESSAGE_CHARS, so crisis words past the cut are never classified;
+- the assistant fails or times out on the message.
+Whenever the deterministic net matches the whole message and no crisis reply is among what
+the assistant said, the channel adds it, in the message's language and in the channel's
+variation, and moves the person's handoff to the top of the queue, texting on-call staff.
 """
 from __future__ import annotations
 
@@ -12,15 +15,19 @@ import logging
 from functools import lru_cache
 from typing import Awaitable, Callable
 
-import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.safety.crisis import CrisisDetector
-from bot.settings import BOT_DIR, load_settings
+from bot.safety.crisis import CrisisDetector, CrisisMatch
+from bot.settings import load_settings
+from connectors.replies import all_texts_of, channel_reply
 
 logger = logging.getLogger(__name__)
 
 CRISIS_RESPONSE = "utter_crisis"
+
+# `handle(message, whole_text)`: whole_text is the message as received, before it was cut
+# for NLU; None when nothing was cut.
+MessageHandler = Callable[[UserMessage, "str | None"], Awaitable[None]]
 
 
 @lru_cache(maxsize=1)
@@ -28,29 +35,40 @@ def crisis_detector() -> CrisisDetector:
     return CrisisDetector.from_file(load_settings().crisis_patterns_path)
 
 
-@lru_cache(maxsize=1)
-def crisis_reply_text() -> str:
-    """The same words the assistant uses everywhere else (bot/domain/crisis.yml)."""
-    domain = yaml.safe_load((BOT_DIR / "domain" / "crisis.yml").read_text(encoding="utf-8"))
-    return domain["responses"][CRISIS_RESPONSE][0]["text"]
+def crisis_in(text: str | None) -> CrisisMatch | None:
+    return crisis_detector().detect(text)
 
 
-def answer_crisis_when_silent(
-    on_new_message: Callable[[UserMessage], Awaitable[None]],
-) -> Callable[[UserMessage], Awaitable[None]]:
-    async def handle(message: UserMessage) -> None:
-        await on_new_message(message)
-        collector = message.output_channel
-        if not isinstance(collector, CollectingOutputChannel) or collector.messages:
-            return
-        match = crisis_detector().detect(message.text)
-        if match is None:
-            return
-        logger.warning("crisis message in a paused conversation: category=%s", match.category)
-        await collector.send_text_message(message.sender_id, crisis_reply_text())
-        await _raise_handoff_priority(message)
+def crisis_reply_sent(messages: list[dict]) -> bool:
+    wordings = all_texts_of(CRISIS_RESPONSE)
+    return any((m.get("text") or "").strip() in wordings for m in messages)
+
+
+def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]]) -> MessageHandler:
+    async def handle(message: UserMessage, whole_text: str | None = None) -> None:
+        try:
+            await on_new_message(message)
+        finally:
+            # Also when the assistant raised or was cancelled: the reply must still go out.
+            await _add_crisis_reply_if_missing(message, whole_text)
 
     return handle
+
+
+async def _add_crisis_reply_if_missing(message: UserMessage, whole_text: str | None) -> None:
+    collector = message.output_channel
+    if not isinstance(collector, CollectingOutputChannel):
+        return
+    match = crisis_in(whole_text if whole_text is not None else message.text)
+    if match is None or crisis_reply_sent(collector.messages):
+        return
+    logger.warning("crisis message the dialogue did not answer: category=%s channel=%s",
+                   match.category, message.input_channel)
+    reply = channel_reply(CRISIS_RESPONSE, collector.name(), getattr(match, "language", "en"))
+    await collector.send_text_message(message.sender_id, reply["text"])
+    if reply.get("custom"):
+        await collector.send_custom_json(message.sender_id, reply["custom"])
+    await _raise_handoff_priority(message)
 
 
 async def _raise_handoff_priority(message: UserMessage) -> None:
@@ -61,5 +79,5 @@ async def _raise_handoff_priority(message: UserMessage) -> None:
         await record_submission(Submission(message.sender_id, message.input_channel or "unknown",
                                            handoff=HandoffRequest("crisis", CRISIS_PRIORITY)),
                                 notify_existing=True)
-    except Exception:  # the reply has gone out; the queue change must not undo it
-        logger.exception("could not raise the handoff priority")
+    except Exception as error:  # the reply has gone out; the queue change must not undo it
+        logger.error("could not raise the handoff priority (%s)", type(error).__name__)

@@ -18,7 +18,8 @@ from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from bot.messaging.pseudonym import conversation_id_for, load_or_create_secret
+from bot.local_secrets import conversation_id_secret
+from bot.messaging.pseudonym import conversation_id_for
 from bot.messaging.store import MessagingStore, messaging_store_for
 from bot.messaging.twilio_api import twilio_configured
 from bot.prescreen.validation import parse_us_phone
@@ -48,9 +49,8 @@ def channel_config() -> TwilioChannelConfig | None:
     settings = load_settings()
     if not twilio_configured(settings):
         return None
-    secret = load_or_create_secret(settings.conversation_id_secret,
-                                   settings.var_dir / "conversation-id.key")
-    return TwilioChannelConfig(settings, secret, messaging_store_for(settings.database_url))
+    return TwilioChannelConfig(settings, conversation_id_secret(settings),
+                               messaging_store_for(settings.database_url))
 
 
 def public_url_of(request: Request, public_base_url: str | None) -> str:

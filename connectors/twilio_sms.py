@@ -27,7 +27,10 @@ from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.outbound import Purpose
 from bot.messaging.segments import split_for_sms
 from bot.messaging.twilio_api import outbound_from_settings
-from connectors.safety import answer_crisis_when_silent, crisis_detector
+from bot.log_redaction import remember_sensitive
+from connectors.limits import text_for_nlu
+from connectors.safety import crisis_in, with_crisis_reply
+from connectors.replies import channel_reply
 from connectors.twilio_common import (
     NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
     conversation_for, form_value, genuine_request_config, is_first_delivery,
@@ -36,9 +39,6 @@ from connectors.twilio_common import (
 logger = logging.getLogger(__name__)
 
 CHANNEL = "twilio_sms"
-# Twilio joins a long text into one message of up to 1,600 characters; the assistant reads
-# no more than that, whatever arrives.
-MAX_INBOUND_CHARS = 1600
 # Late replies in flight, kept referenced so they are not garbage-collected mid-send.
 _late_replies: set[asyncio.Task] = set()
 
@@ -84,7 +84,7 @@ class TwilioSmsInput(InputChannel):
         return CHANNEL
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        handle = answer_crisis_when_silent(on_new_message)
+        handle = with_crisis_reply(on_new_message)
         sms = Blueprint("twilio_sms_webhook", __name__)
         add_health_route(sms)
 
@@ -100,7 +100,8 @@ class TwilioSmsInput(InputChannel):
             if not await is_first_delivery(config, message_sid, CHANNEL):
                 logger.info("sms webhook: duplicate delivery ignored")
                 return twiml()
-            text = form_value(request, "Body").strip()[:MAX_INBOUND_CHARS]
+            text = form_value(request, "Body").strip()
+            remember_sensitive(text)
             keyword = keyword_of(text)
             if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
                 return await self._change_subscription(config, keyword, phone, message_sid)
@@ -132,8 +133,8 @@ class TwilioSmsInput(InputChannel):
 
     async def _answer(self, request: Request, config: TwilioChannelConfig, phone: str,
                       text: str, keyword: Keyword | None,
-                      handle: Callable[[UserMessage], Awaitable[None]]) -> HTTPResponse:
-        if await _opted_out(config, phone) and crisis_detector().detect(text) is None:
+                      handle: Callable[..., Awaitable[None]]) -> HTTPResponse:
+        if await _opted_out(config, phone) and crisis_in(text) is None:
             # They said STOP: nothing but START (or a crisis, below) gets an answer.
             return twiml()
         if keyword is Keyword.HELP:
@@ -144,22 +145,22 @@ class TwilioSmsInput(InputChannel):
                          "Could you type your question? Or text 'counselor' to reach a person.")
         conversation_id = await conversation_for(config, CHANNEL, phone)
         collector = NamedCollectingOutputChannel(CHANNEL)
-        message = UserMessage(text, collector, conversation_id, input_channel=CHANNEL)
-        turn = asyncio.create_task(handle(message))
+        message = UserMessage(text_for_nlu(text), collector, conversation_id,
+                              input_channel=CHANNEL)
+        turn = asyncio.create_task(handle(message, text))
         try:
             await asyncio.wait_for(asyncio.shield(turn), config.settings.sms_reply_budget_seconds)
         except asyncio.TimeoutError:
             logger.warning("sms: reply over budget; it will follow through the REST API")
-            purpose = Purpose.CRISIS_REPLY if crisis_detector().detect(text) else Purpose.REPLY
+            purpose = Purpose.CRISIS_REPLY if crisis_in(text) else Purpose.REPLY
             late = asyncio.create_task(_send_late(turn, collector, phone, config, purpose))
             _late_replies.add(late)
             late.add_done_callback(_late_replies.discard)
             return twiml()
-        except Exception:
-            logger.exception("sms: the assistant failed on a message")
-            return twiml("Sorry, something went wrong on my side. Please try again, or call "
-                         f"{cached_profile(config.settings.facility_profile_path).helpline_phone} "
-                         "to talk with a person. In an emergency call 911.")
+        except Exception as error:
+            # What was said before the failure goes out (a crisis reply among it, if any).
+            logger.error("sms: the assistant failed on a message (%s)", type(error).__name__)
+            return twiml(*texts_of(collector.messages), channel_reply("utter_channel_error")["text"])
         return twiml(*texts_of(collector.messages))
 
 

@@ -29,7 +29,9 @@ from bot.leads.recording import recorder_from_settings
 from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
 from bot.settings import load_settings
-from connectors.safety import answer_crisis_when_silent
+from bot.log_redaction import remember_sensitive
+from connectors.limits import text_for_nlu
+from connectors.safety import with_crisis_reply
 from connectors.twilio_common import (
     NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
     conversation_for, form_value, genuine_request_config,
@@ -47,6 +49,8 @@ LISTEN_TIMEOUT = 6
 VOICE = {"voice": "Polly.Joanna", "language": "en-US"}
 # Custom payloads the voice variants of responses carry (bot/domain/*.yml, channel twilio_voice).
 TRANSFER, HANG_UP, OFFER_988 = "transfer", "hang_up", "offer_988"
+# Our own command to open a call with the greeting; a caller's words never start with "/".
+SESSION_START = "/session_start"
 TERMINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 _YES_TO_988 = re.compile(r"\b(yes|yeah|yep|please|connect|ok|okay|sure|988)\b", re.IGNORECASE)
 
@@ -189,7 +193,7 @@ class TwilioVoiceInput(InputChannel):
         return CHANNEL
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        handle = answer_crisis_when_silent(on_new_message)
+        handle = with_crisis_reply(on_new_message)
         voice = Blueprint("twilio_voice_webhook", __name__)
         add_health_route(voice)
 
@@ -218,7 +222,7 @@ class TwilioVoiceInput(InputChannel):
         return voice
 
     async def _turn(self, request: Request, config: TwilioChannelConfig,
-                    handle: Callable[[UserMessage], Awaitable[None]]) -> VoiceResponse:
+                    handle: Callable[..., Awaitable[None]]) -> VoiceResponse:
         step = request.args.get("step", "")
         prompts = _prompts(config)
         phone = caller_of(request)
@@ -230,14 +234,16 @@ class TwilioVoiceInput(InputChannel):
 
         async def ask_assistant(text: str) -> VoiceResponse:
             collector = NamedCollectingOutputChannel(CHANNEL)
-            await handle(UserMessage(text, collector, conversation_id, input_channel=CHANNEL))
+            remember_sensitive(text)
+            await handle(UserMessage(text_for_nlu(text) if text != SESSION_START else text,
+                                     collector, conversation_id, input_channel=CHANNEL), text)
             ends_in_callback = bool(_voice_actions(collector.messages) & {HANG_UP, TRANSFER})
             known = not ends_in_callback or await _callback_time_known(phone)
             return render_turn(collector.messages, config, callback_time_known=known)
 
         if step == "":
             # A new call: the session start's voice greeting (automated, press 0 for a person).
-            return await ask_assistant("/session_start")
+            return await ask_assistant(SESSION_START)
         if step == "silence":
             n = int(request.args.get("n", "1") or 1)
             if n == 1:

@@ -1,21 +1,135 @@
-"""The website chat channel: Rasa's REST channel plus the crisis reply while paused."""
+"""The website chat channel: Rasa's REST protocol, closed by default.
+
+POST /webhooks/rest/webhook {"sender": "<id>", "message": "<text>"} answers a list of
+messages, as Rasa's REST channel does, so outside clients keep working. What differs:
+- conversation ids come from the server. A request whose `sender` is missing, or is not an
+  id this server issued (signed, bot/messaging/pseudonym.py), starts a new conversation; its
+  id comes back as `recipient_id` on every message of the reply and in the
+  `X-Conversation-Id` header, and the client sends it as `sender` from then on. Nobody picks
+  an id, guesses one, or shares "default" with everyone who sent none;
+- `input_channel` is always "rest", and client metadata is not stored;
+- bodies over MAX_BODY_BYTES get 413, a `message` that is not a string 400, a streamed reply
+  (`?stream=true`) 400, and too many messages 429 with Retry-After: each with a kind reply
+  where a person may be waiting, and none of them logs what was sent;
+- the text NLU reads is cut at MAX_MESSAGE_CHARS; the crisis net reads all of it.
+"""
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+import asyncio
+import logging
+from functools import lru_cache
+from typing import Any, Awaitable, Callable
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
-from connectors.safety import answer_crisis_when_silent
+from bot.local_secrets import conversation_id_secret
+from bot.log_redaction import remember_sensitive
+from bot.messaging.pseudonym import issue_web_conversation_id, is_issued_web_conversation_id
+from bot.settings import load_settings
+from connectors.limits import (
+    client_address, per_address_limiter, per_conversation_limiter, text_for_nlu,
+)
+from connectors.replies import channel_reply
+from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "rest"
+# A 1,600-character message, even all emoji escaped in JSON, fits in well under this.
+MAX_BODY_BYTES = 64 * 1024
+CONVERSATION_HEADER = "X-Conversation-Id"
+
+
+@lru_cache(maxsize=1)
+def _id_secret() -> bytes:
+    return conversation_id_secret(load_settings())
+
+
+def conversation_for(sender: object) -> str:
+    """The sender's conversation if this server issued its id, else a new conversation."""
+    if is_issued_web_conversation_id(sender, _id_secret()):
+        return sender  # type: ignore[return-value]
+    return issue_web_conversation_id(_id_secret())
+
+
+def _error(status: int, reason: str) -> HTTPResponse:
+    """For a client program's mistake (wrong JSON types, streaming): no person is reading."""
+    return response.json({"error": reason}, status=status)
+
+
+def _person_reply(status: int, conversation_id: str | None, *names: str,
+                  headers: dict[str, str] | None = None) -> HTTPResponse:
+    """Refused, but in the protocol's own shape, so the chat shows the person why."""
+    messages = [{"recipient_id": conversation_id, **channel_reply(name)} for name in names]
+    extra = {CONVERSATION_HEADER: conversation_id} if conversation_id else {}
+    return response.json(messages, status=status, headers={**extra, **(headers or {})})
 
 
 class WebsiteInput(RestInput):
-    """Same URL and body as the REST channel: POST /webhooks/rest/webhook."""
+    """Same URL and body as Rasa's REST channel: POST /webhooks/rest/webhook."""
 
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return CHANNEL
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        return super().blueprint(answer_crisis_when_silent(on_new_message))
+        handle = with_crisis_reply(on_new_message)
+        website = Blueprint("website_webhook", __name__)
+
+        @website.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @website.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return _person_reply(413, None, "utter_message_too_long")
+            if request.args.get("stream", "false").lower() not in ("false", "0", ""):
+                return _error(400, "streamed replies are not supported; omit ?stream")
+            body = _json_body(request)
+            if not isinstance(body, dict):
+                return _error(400, "the body must be a JSON object")
+            text = body.get("message")
+            if text is None:
+                text = ""
+            if not isinstance(text, str):
+                return _error(400, "'message' must be a string")
+            remember_sensitive(text)
+            settings = load_settings()
+            conversation_id = conversation_for(body.get("sender"))
+            wait = (per_address_limiter().retry_after(client_address(request, settings))
+                    or per_conversation_limiter().retry_after(conversation_id))
+            if wait:
+                logger.warning("website: message over the rate limit")
+                names = (["utter_rate_limited", CRISIS_RESPONSE] if crisis_in(text)
+                         else ["utter_rate_limited"])
+                return _person_reply(429, conversation_id, *names,
+                                     headers={"Retry-After": str(wait)})
+            return await self._answer(handle, conversation_id, text)
+
+        return website
+
+    @staticmethod
+    async def _answer(handle: Callable[..., Awaitable[None]], conversation_id: str,
+                      text: str) -> HTTPResponse:
+        collector = CollectingOutputChannel()
+        message = UserMessage(text_for_nlu(text), collector, conversation_id,
+                              input_channel=CHANNEL)
+        try:
+            await handle(message, text)
+        except (Exception, asyncio.CancelledError) as error:  # Rasa's response timeout too
+            logger.error("website: the assistant failed on a message (%s)", type(error).__name__)
+            await collector.send_text_message(conversation_id,
+                                              channel_reply("utter_channel_error")["text"])
+        return response.json(collector.messages, headers={CONVERSATION_HEADER: conversation_id})
+
+
+def _json_body(request: Request) -> Any:
+    try:
+        return request.json
+    except Exception:  # Sanic raises InvalidUsage for a body that is not JSON
+        return None

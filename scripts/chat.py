@@ -7,10 +7,9 @@ from __future__ import annotations
 import sys
 import urllib.error
 import urllib.request
-import uuid
 
 from bot.settings import load_settings
-from scripts.rest_client import send, texts
+from scripts.rest_client import WebsiteConversation
 from scripts.stack import Stack
 
 
@@ -31,7 +30,7 @@ def main() -> int:
         print("No assistant is running; starting one for this chat (about a minute)...")
         stack.start()
         started_here = True
-    sender = f"terminal-{uuid.uuid4().hex[:8]}"
+    conversation = WebsiteConversation(stack.rasa_url)
     print("Type a message and press Enter. Ctrl-D or /quit to leave.\n")
     try:
         while True:
@@ -41,7 +40,7 @@ def main() -> int:
                 break
             if line.strip() == "/quit":
                 break
-            for text in texts(send(stack.rasa_url, sender, line)):
+            for text in conversation.texts(line):
                 print(f"bot> {text}")
     except KeyboardInterrupt:
         pass

@@ -22,6 +22,16 @@ def phone_channels_status(settings: Settings) -> str:
             f"{base}/webhooks/twilio_voice/status")
 
 
+def api_status(settings: Settings, rasa_url: str) -> str:
+    """Where the HTTP API's token is: it never answers without one."""
+    where = ("RASA_API_TOKEN" if settings.rasa_api_token
+             else f"{settings.rasa_api_token_path} (generated, readable by you only)")
+    listening = ("this machine only" if settings.rasa_host in ("127.0.0.1", "localhost", "::1")
+                 else f"interface {settings.rasa_host}")
+    return (f"HTTP API (conversations, model): {rasa_url}/...?token=<token>, token in {where}.\n"
+            f"Listening on {listening}; set RASA_HOST for a reverse proxy (see .env.example).")
+
+
 def main() -> int:
     settings = load_settings()
     stack = Stack(settings)
@@ -36,13 +46,13 @@ def main() -> int:
     print(f"Starting the assistant (Rasa on port {settings.rasa_port}, "
           f"actions on port {settings.actions_port}); this takes about a minute...", flush=True)
     stack.start()
-    token_hint = " (HTTP API needs ?token=$RASA_API_TOKEN)" if settings.rasa_api_token else ""
     print(
         "\nThe assistant is ready. Talk to it over the REST channel:\n"
         f"  curl -s -X POST {stack.rasa_url}/webhooks/rest/webhook \\\n"
-        "       -H 'Content-Type: application/json' \\\n"
-        "       -d '{\"sender\": \"me\", \"message\": \"hi\"}'\n"
-        f"or run `make chat` in another terminal. HTTP API: {stack.rasa_url}{token_hint}\n"
+        "       -H 'Content-Type: application/json' -d '{\"message\": \"hi\"}'\n"
+        "(the reply's recipient_id is your conversation id: send it as \"sender\" next time),\n"
+        f"or run `make chat` in another terminal.\n"
+        f"{api_status(settings, stack.rasa_url)}\n"
         f"{phone_channels_status(settings)}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

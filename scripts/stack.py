@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from bot.local_secrets import action_server_token, ensure_private_dir, rasa_api_token
 from bot.settings import PROJECT_ROOT, Settings
 
 MODEL_PATH = PROJECT_ROOT / "models" / "assistant.tar.gz"
@@ -32,6 +33,12 @@ THREAD_LIMITS = {
 }
 
 
+# Rasa's Sanic app takes its settings from SANIC_* variables. Nothing legitimate posts more
+# than this to it (the website channel caps its own bodies far lower): a 100 MB body is
+# refused while it arrives, not held in memory.
+RASA_MAX_BODY_BYTES = 1024 * 1024
+
+
 def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(THREAD_LIMITS)
@@ -39,7 +46,16 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
         {
             "PYTHONPATH": str(PROJECT_ROOT),
             "RASA_TELEMETRY_ENABLED": "false",
+            "SANIC_REQUEST_MAX_SIZE": str(RASA_MAX_BODY_BYTES),
+            # A newcomer's first screen shows the ready message, not third-party
+            # deprecation notices (our own tests still see warnings).
+            "PYTHONWARNINGS": "ignore",
+            # Rasa's structlog lines as JSON even on a terminal: bot/log_redaction.py keeps
+            # their event names and drops every field (texts, slot values, tracebacks' locals).
+            "FORCE_JSON_LOGGING": "1",
             "ACTIONS_PORT": str(settings.actions_port),
+            "ACTIONS_HOST": settings.actions_host,
+            "ACTION_SERVER_TOKEN": action_server_token(settings),
             "TRACKER_DB": str(settings.var_dir / "tracker.db"),
             "VAR_DIR": str(settings.var_dir),
             "DATABASE_URL": settings.database_url,
@@ -50,6 +66,11 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
     )
     env.update(extra or {})
     return env
+
+
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server listening on `host` (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def free_port() -> int:
@@ -86,29 +107,34 @@ class Stack:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.rasa_port}"
+        return f"http://{_reachable(self.settings.rasa_host)}:{self.settings.rasa_port}"
+
+    @property
+    def api_token(self) -> str:
+        """The token Rasa's HTTP API wants (configured, or the one generated under var/)."""
+        return rasa_api_token(self.settings)
 
     def start(self, timeout_s: float = 240) -> Stack:
         if not self.model_path.exists():
             raise FileNotFoundError(f"no trained model at {self.model_path}; run `make train`")
-        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.settings.var_dir)
         env = stack_environment(self.settings, self.extra_env)
         if self.log_path:
             self._log_file = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
         output = self._log_file
         actions = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions",
-             "--port", str(self.settings.actions_port)],
+            [sys.executable, "-m", "bot.actions.server"],
             cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
         )
         self.processes.append(actions)
+        # The HTTP API reads and changes conversations: it always wants the token.
         command = [
-            str(VENV_BIN / "rasa"), "run", "--model", str(self.model_path),
-            "--port", str(self.settings.rasa_port), "--enable-api",
+            sys.executable, "-m", "connectors.rasa_server", "run",
+            "--model", str(self.model_path), "--enable-api",
+            "--interface", self.settings.rasa_host, "--port", str(self.settings.rasa_port),
+            "--auth-token", rasa_api_token(self.settings),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ]
-        if self.settings.rasa_api_token:
-            command += ["--auth-token", self.settings.rasa_api_token]
         if os.environ.get("CORS_ORIGINS"):
             command += ["--cors", *os.environ["CORS_ORIGINS"].split(",")]
         rasa = subprocess.Popen(
@@ -117,7 +143,8 @@ class Stack:
         )
         self.processes.append(rasa)
         try:
-            wait_until_up(f"http://127.0.0.1:{self.settings.actions_port}/health", timeout_s, actions)
+            wait_until_up(f"http://{_reachable(self.settings.actions_host)}:"
+                          f"{self.settings.actions_port}/health", timeout_s, actions)
             wait_until_up(f"{self.rasa_url}/", timeout_s, rasa)
         except BaseException:
             self.stop()

@@ -8,6 +8,9 @@ from bot.settings import load_settings
 from scripts.stack import Stack, free_port
 
 API_TOKEN = "test-api-token"
+# Every end-to-end test talks from 127.0.0.1, some twenty conversations at once: the
+# website's rate limits are off unless a test sets them (tests/test_stack_security.py does).
+NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0"}
 
 
 def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:
@@ -17,4 +20,5 @@ def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> S
         actions_port=free_port(),
         rasa_api_token=API_TOKEN,
     )
-    return Stack(settings, log_path=workdir / "stack.log", extra_env=extra_env or {})
+    return Stack(settings, log_path=workdir / "stack.log",
+                 extra_env={**NO_RATE_LIMITS, **(extra_env or {})})

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from scripts.rest_client import send, texts
+from scripts.rest_client import WebsiteConversation
 from scripts.stack import free_port
 
 pytestmark = pytest.mark.stack
@@ -47,7 +47,7 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
         assert f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in "".join(printed)
 
         base_url = f"http://127.0.0.1:{rasa_port}"
-        assert "automated assistant" in texts(send(base_url, "serve-test", "hi"))[0]
+        assert "automated assistant" in WebsiteConversation(base_url).texts("hi")[0]
         assert (tmp_path / "var" / "tracker.db").exists()  # history in embedded SQLite
 
         server.send_signal(signal.SIGTERM)

@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 
 from bot.messaging.keywords import Keyword, keyword_of
-from bot.messaging.pseudonym import conversation_id_for, load_or_create_secret
+from bot.local_secrets import load_or_create_secret
+from bot.messaging.pseudonym import conversation_id_for
 from bot.messaging.quiet_hours import may_text_now
 from bot.messaging.segments import segment_count, split_for_sms
 
@@ -80,15 +81,15 @@ def test_proactive_texts_keep_to_8am_to_9pm_where_the_person_lives(utc_time, sta
 
 
 def test_conversation_ids_hide_the_number_but_stay_stable_per_channel(tmp_path):
-    secret = load_or_create_secret(None, tmp_path / "key")
-    assert load_or_create_secret(None, tmp_path / "key") == secret  # survives a restart
+    secret = load_or_create_secret(None, tmp_path / "key").encode()
+    assert load_or_create_secret(None, tmp_path / "key").encode() == secret  # survives a restart
     assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
     sms = conversation_id_for("twilio_sms", "+13125550142", secret)
     assert sms == conversation_id_for("twilio_sms", "+13125550142", secret)
     assert "3125550142" not in sms and sms.startswith("twilio_sms-")
     assert sms != conversation_id_for("twilio_voice", "+13125550142", secret)
     assert sms != conversation_id_for("twilio_sms", "+13125550142", b"another secret")
-    assert load_or_create_secret("configured", tmp_path / "unused") == b"configured"
+    assert load_or_create_secret("configured", tmp_path / "unused") == "configured"
 
 
 def test_a_mistyped_number_setting_is_named_in_the_error(monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.rest_client import send, texts
+from scripts.rest_client import WebsiteConversation
 from tests.stack_helpers import API_TOKEN, throwaway_stack
 
 pytestmark = pytest.mark.stack
@@ -29,8 +29,7 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def talk(stack):
     """A fresh conversation: each call sends one message and returns the reply texts."""
-    sender = f"test-{uuid.uuid4().hex}"
-    return lambda text: texts(send(stack.rasa_url, sender, text))
+    return WebsiteConversation(stack.rasa_url).texts
 
 
 def _is_crisis_reply(replies: list[str]) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.leads.database import make_engine
 from bot.leads.schema import Consent, Handoff, Lead
-from scripts.rest_client import send, texts
+from scripts.rest_client import WebsiteConversation
 from tests.stack_helpers import throwaway_stack
 
 pytestmark = pytest.mark.stack
@@ -45,8 +44,10 @@ def leads(stack):
 
 
 def new_talk(stack):
-    sender = f"ps-{uuid.uuid4().hex}"
-    return sender, lambda text: texts(send(stack.rasa_url, sender, text))
+    """A new visitor: their conversation (its id is issued by the first reply) and a way to
+    send one message and read the reply texts."""
+    conversation = WebsiteConversation(stack.rasa_url)
+    return conversation, conversation.texts
 
 
 def start(talk) -> list[str]:
@@ -55,9 +56,10 @@ def start(talk) -> list[str]:
     return replies
 
 
-def lead_for(engine, sender) -> Lead | None:
+def lead_for(engine, conversation: WebsiteConversation) -> Lead | None:
     with Session(engine, future=True) as session:
-        return session.execute(select(Lead).where(Lead.conversation_id == sender)).scalar_one_or_none()
+        return session.execute(select(Lead).where(
+            Lead.conversation_id == conversation.conversation_id)).scalar_one_or_none()
 
 
 def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(stack, leads):
@@ -128,7 +130,7 @@ def test_an_unusable_phone_gets_a_specific_reask_then_a_counselor(stack, leads):
     handed = talk("123")[-1]
     assert handed.startswith(("I've asked an admissions counselor", "Admissions is closed right now"))
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender)).scalar_one()
+        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert handoff.reason == "request_human"
 
 
@@ -159,7 +161,7 @@ def test_suicidal_thoughts_right_now_in_the_prescreen_go_to_the_crisis_path(stac
     replies = talk("4")
     assert any("988" in r for r in replies)
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender)).scalar_one()
+        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert (handoff.priority, handoff.reason) == (0, "crisis")
 
 
@@ -189,7 +191,7 @@ def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack,
     replies = talk("I took all my pills and I want to die")
     assert len(replies) == 1 and "988" in replies[0] and "911" in replies[0]
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender)).scalar_one()
+        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert handoff.priority == 0  # moved to the top of the queue
 
 

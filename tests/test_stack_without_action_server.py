@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from scripts.rest_client import send, texts
+from scripts.rest_client import WebsiteConversation
 from tests.stack_helpers import throwaway_stack
 
 pytestmark = pytest.mark.stack
@@ -14,5 +14,5 @@ def test_crisis_is_answered_even_when_the_action_server_is_down(tmp_path):
         action_server = stack.processes[0]
         action_server.terminate()
         action_server.wait(timeout=30)
-        replies = texts(send(stack.rasa_url, f"test-{uuid.uuid4().hex}", "my friend isn't breathing"))
+        replies = WebsiteConversation(stack.rasa_url).texts("my friend isn't breathing")
         assert any("911" in reply and "988" in reply for reply in replies)

@@ -1,4 +1,4 @@
-"""Conversation ids for phone channels that are not phone numbers.
+"""Conversation ids that reveal nothing: phone pseudonyms, and signed website ids.
 
 Rasa keys its tracker store by the sender id. Keyed by the raw number, every conversation
 row would name who texted an addiction helpline. An HMAC of channel and number with a
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
+
+WEB_PREFIX = "web-"
 
 
 def conversation_id_for(channel: str, phone_e164: str, secret: bytes) -> str:
@@ -20,22 +20,25 @@ def conversation_id_for(channel: str, phone_e164: str, secret: bytes) -> str:
     return f"{channel}-{digest[:32]}"
 
 
-def load_or_create_secret(configured: str | None, path: Path) -> bytes:
-    """The configured secret, else one generated once and kept beside the local data.
+def issue_web_conversation_id(secret: bytes) -> str:
+    """A new website conversation id: 144 random bits, signed so that only ids this server
+    issued are accepted back ("web-<nonce>.<signature>")."""
+    nonce = secrets.token_urlsafe(18)
+    return f"{WEB_PREFIX}{nonce}.{_web_signature(nonce, secret)}"
 
-    A generated secret must survive restarts: a new one would start everyone's conversation
-    afresh. It is written with mode 0600 and never logged.
+
+def is_issued_web_conversation_id(value: object, secret: bytes) -> bool:
+    """True only for an id `issue_web_conversation_id` made with this secret.
+
+    A guessed, altered or phone-channel id is refused, so a visitor can neither pick their own
+    conversation nor continue somebody else's.
     """
-    if configured:
-        return configured.encode()
-    if path.exists():
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32).encode()
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process (Rasa, the action server) made it first
-        return path.read_bytes().strip()
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(value)
-    return value
+    if not isinstance(value, str) or not value.startswith(WEB_PREFIX) or len(value) > 96:
+        return False
+    nonce, _, signature = value[len(WEB_PREFIX):].partition(".")
+    return bool(nonce) and hmac.compare_digest(signature, _web_signature(nonce, secret))
+
+
+def _web_signature(nonce: str, secret: bytes) -> str:
+    # "web:" keeps these signatures apart from the phone pseudonyms made with the same secret.
+    return hmac.new(secret, f"web:{nonce}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,79 @@
+"""The action server process: rasa_sdk's app, closed to everyone but our own Rasa server.
+
+`python -m rasa_sdk` answers anyone on every interface: a forged tracker posted to /webhook
+would write a lead, open a handoff and text staff, or read back the phone number behind an
+SMS conversation. Here, before any action runs:
+- the request must carry the shared secret Rasa sends (endpoints.yml, Authorization header);
+- compressed bodies are refused (rasa_sdk inflates `deflate` without limit) and bodies are
+  capped in size;
+- an action that raises is answered with a bare error, never with the request body (rasa_sdk
+  echoes the whole tracker, which Rasa then writes to its log);
+and the server listens on loopback unless ACTIONS_HOST says otherwise.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from rasa_sdk import utils as sdk_utils
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.local_secrets import action_server_token
+from bot.log_redaction import install_log_redaction
+from bot.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+ACTIONS_PACKAGE = "bot.actions"
+# A tracker of a long conversation is a few hundred KB; nothing else is ever posted here.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+OPEN_PATHS = ("/health",)
+
+
+def action_server_app(settings: Settings) -> Sanic:
+    app = create_app(ACTIONS_PACKAGE, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    expected = f"Bearer {action_server_token(settings)}".encode()
+
+    @app.on_request
+    async def only_our_rasa_server(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        provided = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(provided, expected):
+            logger.warning("action server: refused a request without the shared secret")
+            return response.json({"error": "unauthorized"}, status=401)
+        if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+            return response.json({"error": "compressed bodies are not accepted"}, status=415)
+        return None
+
+    async def action_failed(request: Request, exception: Exception) -> HTTPResponse:
+        status = getattr(exception, "status_code", 500)
+        if status >= 500:
+            # The type only: an exception's message may quote a name or a number.
+            logger.error("action server: an action failed (%s)", type(exception).__name__)
+        return response.json({"error": "the action failed" if status >= 500 else "bad request"},
+                             status=status)
+
+    # Replaces rasa_sdk's handler, which returns (and so makes Rasa log) the request body.
+    app.error_handler.add(Exception, action_failed)
+    return app
+
+
+def main() -> None:
+    os.umask(0o077)  # anything this process writes (spool, keys, SQLite) is its owner's alone
+    sdk_utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    install_log_redaction()
+    sdk_utils.update_sanic_log_level()
+    settings = load_settings()
+    app = action_server_app(settings)
+    logger.info("action server listening on %s:%d", settings.actions_host, settings.actions_port)
+    app.run(host=settings.actions_host, port=settings.actions_port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

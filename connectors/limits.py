@@ -1,0 +1,52 @@
+"""What every channel lets through to the assistant: how much text, how often, from whom.
+
+A public website channel answers strangers. Each one gets a per-address and a per-conversation
+message rate (429 with Retry-After past it), and no message reaches NLU longer than the
+longest text Twilio delivers.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sanic.request import Request
+
+from bot.rate_limit import SlidingWindowLimiter
+from bot.settings import Settings, load_settings
+
+# Twilio joins a long text into one message of up to 1,600 characters; no channel passes
+# NLU more than that. The crisis net still reads the whole message (connectors/safety.py).
+MAX_MESSAGE_CHARS = 1600
+
+
+def text_for_nlu(text: str) -> str:
+    """The text the assistant reads: cut to the limit, and never a Rasa command.
+
+    Rasa reads a message starting with "/" as an intent with entities ("/request_human",
+    '/affirm{"ps_phone": ...}'), which would let anyone skip the classifier and the crisis
+    guard or set answers directly. People never mean that; the slash is dropped.
+    """
+    return text.lstrip().lstrip("/")[:MAX_MESSAGE_CHARS]
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The visitor's address: the socket peer, or behind a proxy the header it sets.
+
+    With X-Forwarded-For the last address is used: earlier ones are whatever the client
+    chose to send, the last was added by our own proxy.
+    """
+    header = settings.client_ip_header
+    if header:
+        value = request.headers.get(header, "")
+        if value:
+            return value.split(",")[-1].strip()[:64]
+    return request.ip or "unknown"
+
+
+@lru_cache(maxsize=1)
+def per_address_limiter() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(load_settings().rate_limit_ip_per_minute)
+
+
+@lru_cache(maxsize=1)
+def per_conversation_limiter() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(load_settings().rate_limit_conversation_per_minute)

@@ -1,0 +1,71 @@
+"""Replies a channel sends itself, in the words the domain gives them (bot/domain/*.yml).
+
+The channels answer some messages without the dialogue: the crisis reply when the assistant
+was silent, a rate limit, an error. The words still come from the domain, so a center edits
+them in one place and a second language is a response variation, not code: a variation may
+name a `channel` and a `condition` on the `language` slot, as Rasa's own responses do.
+"""
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from bot.facility import cached_profile
+from bot.settings import BOT_DIR, load_settings
+
+DEFAULT_LANGUAGE = "en"
+
+
+@lru_cache(maxsize=1)
+def _responses() -> dict[str, list[dict[str, Any]]]:
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted((BOT_DIR / "domain").glob("*.yml")):
+        domain = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        merged.update(domain.get("responses") or {})
+    return merged
+
+
+def _language_of(variation: dict[str, Any]) -> str | None:
+    for condition in variation.get("condition") or ():
+        if condition.get("type") == "slot" and condition.get("name") == "language":
+            return condition.get("value")
+    return None
+
+
+def channel_reply(name: str, channel: str | None = None,
+                  language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """The response's best variation for this channel and language, filled from the profile.
+
+    A message dict as Rasa's output channels collect it: "text", and "custom" when the
+    variation carries a payload (the voice channel's offer to connect to 988).
+    """
+    # A variation for another channel never fits (a voice reply's "press 1" on a website).
+    candidates = [v for v in _responses()[name] if v.get("channel") in (None, channel)]
+
+    def fit(variation: dict[str, Any]) -> tuple[bool, bool, bool]:
+        variation_language = _language_of(variation) or DEFAULT_LANGUAGE
+        return (variation_language == language, variation_language == DEFAULT_LANGUAGE,
+                variation.get("channel") == channel)
+
+    best = max(candidates, key=fit)
+    values = cached_profile(load_settings().facility_profile_path).reply_slots()
+    message: dict[str, Any] = {
+        "text": string.Formatter().vformat(best["text"], (), _Missing(values))}
+    if best.get("custom"):
+        message["custom"] = best["custom"]
+    return message
+
+
+def all_texts_of(name: str) -> frozenset[str]:
+    """Every wording of a response, to recognise it among a reply's messages."""
+    return frozenset(v["text"].strip() for v in _responses()[name] if v.get("text"))
+
+
+class _Missing(dict):
+    """Leaves a placeholder the profile does not fill as it is, rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
