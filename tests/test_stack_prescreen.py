@@ -202,5 +202,5 @@ def test_resuming_gives_the_conversation_back_to_the_assistant(stack):
     sender, talk = new_talk(stack)
     talk("can I talk to someone")
     assert talk("what is iop") == []
-    resume_conversation(sender, stack.rasa_url, API_TOKEN)
+    resume_conversation(sender.conversation_id, stack.rasa_url, API_TOKEN)
     assert talk("what is iop")[-1].startswith("An intensive outpatient program")

@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if args.command == "resume":
         from bot.handoff.resume import resume_conversation
+        from bot.local_secrets import rasa_api_token
 
+        # The API's token: RASA_API_TOKEN, or the one `make run` generated under var/.
         resume_conversation(args.conversation_id, f"http://127.0.0.1:{settings.rasa_port}",
-                            settings.rasa_api_token)
+                            rasa_api_token(settings))
         print("resumed: the assistant answers this conversation again")
         return 0
     recorder = recorder_from_settings(settings)
