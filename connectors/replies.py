@@ -35,9 +35,10 @@ def _language_of(variation: dict[str, Any]) -> str | None:
     return None
 
 
-def channel_reply(name: str, channel: str | None = None,
-                  language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
-    """The response's best variation for this channel and language, filled from the profile.
+def channel_reply(name: str, channel: str | None = None, language: str = DEFAULT_LANGUAGE,
+                  **values: str) -> dict[str, Any]:
+    """The response's best variation for this channel and language, filled from the profile
+    and `values`.
 
     A message dict as Rasa's output channels collect it: "text", and "custom" when the
     variation carries a payload (the voice channel's offer to connect to 988).
@@ -51,9 +52,9 @@ def channel_reply(name: str, channel: str | None = None,
                 variation.get("channel") == channel)
 
     best = max(candidates, key=fit)
-    values = cached_profile(load_settings().facility_profile_path).reply_slots()
+    filled = {**cached_profile(load_settings().facility_profile_path).reply_slots(), **values}
     message: dict[str, Any] = {
-        "text": string.Formatter().vformat(best["text"], (), _Missing(values))}
+        "text": string.Formatter().vformat(best["text"], (), _Missing(filled))}
     if best.get("custom"):
         message["custom"] = best["custom"]
     return message

@@ -12,9 +12,13 @@ silence after every answer and cannot transfer a call to a person.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
+import datetime as dt
+import hashlib
 import logging
 import re
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -31,10 +35,11 @@ from bot.messaging.voice_hints import speech_hints
 from bot.settings import load_settings
 from bot.log_redaction import remember_sensitive
 from connectors.limits import text_for_nlu
-from connectors.safety import with_crisis_reply
+from connectors.replies import channel_reply
+from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply
 from connectors.twilio_common import (
     NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
-    conversation_for, form_value, genuine_request_config,
+    conversation_for, form_value, genuine_request_config, is_first_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,9 +60,16 @@ TERMINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled"
 _YES_TO_988 = re.compile(r"\b(yes|yeah|yep|please|connect|ok|okay|sure|988)\b", re.IGNORECASE)
 
 
+# The turn being answered. Every URL the answer gives Twilio carries the next turn's number,
+# so a retried webhook (same call, same turn) is told apart from a caller who says the same
+# thing twice ("1", then "1" at the next menu). Set per request in `_turn`.
+_current_turn: contextvars.ContextVar[int] = contextvars.ContextVar("voice_turn", default=0)
+
+
 def _url(config: TwilioChannelConfig, **query: str) -> str:
     base = config.public_base_url or ""
-    return f"{base}{WEBHOOK_PATH}?{urlencode(query)}" if query else f"{base}{WEBHOOK_PATH}"
+    query = {**query, "t": str(_current_turn.get() + 1)}
+    return f"{base}{WEBHOOK_PATH}?{urlencode(query)}"
 
 
 def _xml(reply: VoiceResponse) -> HTTPResponse:
@@ -155,7 +167,7 @@ def render_turn(messages: list[dict[str, Any]], config: TwilioChannelConfig,
             return _ask_callback_time(reply, config, [*spoken, prompts["callback_time"]])
         return _say_then_hang_up(*spoken, prompts["goodbye_after_handoff"])
     if not any(spoken):
-        return _nothing_to_say(reply, config)
+        return _listen(reply, config, [_prompts(config)["not_understood"]])
     return _listen(reply, config, spoken)
 
 
@@ -176,15 +188,6 @@ def _dial_admissions(reply: VoiceResponse, config: TwilioChannelConfig) -> None:
     dial = reply.dial(action=_url(config, step="after_dial"), method="POST", timeout=30,
                       caller_id=config.settings.twilio_number)
     dial.number(config.settings.admissions_phone)
-
-
-def _nothing_to_say(reply: VoiceResponse, config: TwilioChannelConfig) -> VoiceResponse:
-    """The assistant stays quiet once a call is handed to a counselor: ring one if we can."""
-    if config.settings.admissions_phone:
-        reply.say("Let me connect you with an admissions counselor.", **VOICE)
-        _dial_admissions(reply, config)
-        return reply
-    return _listen(reply, config, [_prompts(config)["not_understood"]])
 
 
 class TwilioVoiceInput(InputChannel):
@@ -223,13 +226,30 @@ class TwilioVoiceInput(InputChannel):
 
     async def _turn(self, request: Request, config: TwilioChannelConfig,
                     handle: Callable[..., Awaitable[None]]) -> VoiceResponse:
-        step = request.args.get("step", "")
-        prompts = _prompts(config)
         phone = caller_of(request)
         if phone is None:
             return _say_then_hang_up(
                 "Sorry, this line can only take calls from US numbers that aren't withheld. "
                 "Please call again without blocking your number, or in an emergency dial 9 1 1.")
+        digits = form_value(request, "Digits").strip()
+        speech = form_value(request, "SpeechResult").strip()
+        turn = request.args.get("t", "0")
+        _current_turn.set(int(turn) if turn.isdigit() else 0)
+        # Twilio retries a webhook it got no answer to: the same call, step and words are
+        # answered again without a second effect (no second message, lead or staff text).
+        turn_id = _turn_id(form_value(request, "CallSid"), request.query_string, digits, speech)
+        if not await is_first_delivery(config, turn_id, CHANNEL):
+            logger.info("voice: a replayed turn answered without effects")
+            return _replayed_turn(turn_id, config, speech)
+        reply = await self._answer_turn(request, config, handle, phone, digits, speech)
+        _answered_turns.remember(turn_id, reply)
+        return reply
+
+    async def _answer_turn(self, request: Request, config: TwilioChannelConfig,
+                           handle: Callable[..., Awaitable[None]], phone: str, digits: str,
+                           speech: str) -> VoiceResponse:
+        step = request.args.get("step", "")
+        prompts = _prompts(config)
         conversation_id = await conversation_for(config, CHANNEL, phone)
 
         async def ask_assistant(text: str) -> VoiceResponse:
@@ -237,10 +257,16 @@ class TwilioVoiceInput(InputChannel):
             remember_sensitive(text)
             await handle(UserMessage(text_for_nlu(text) if text != SESSION_START else text,
                                      collector, conversation_id, input_channel=CHANNEL), text)
+            if not collector.messages:
+                # Paused for a counselor: the assistant stays quiet, the call does not.
+                return await _while_a_counselor_is_awaited(config, phone)
             ends_in_callback = bool(_voice_actions(collector.messages) & {HANG_UP, TRANSFER})
             known = not ends_in_callback or await _callback_time_known(phone)
             return render_turn(collector.messages, config, callback_time_known=known)
 
+        if speech and step not in ("answer", "offer_988") and crisis_in(speech):
+            # Words said at any step (the callback time included) meet the crisis net.
+            return await ask_assistant(speech)
         if step == "":
             # A new call: the session start's voice greeting (automated, press 0 for a person).
             return await ask_assistant(SESSION_START)
@@ -254,8 +280,6 @@ class TwilioVoiceInput(InputChannel):
         if step == "after_dial":
             answered = form_value(request, "DialCallStatus") == "completed"
             return _say_then_hang_up("" if answered else prompts["no_answer"])
-        digits = form_value(request, "Digits").strip()
-        speech = form_value(request, "SpeechResult").strip()
         if step == "callback_time":
             await _record_callback_time(conversation_id, phone, speech)
             return _say_then_hang_up(prompts["callback_noted"], prompts["goodbye_after_handoff"])
@@ -270,13 +294,74 @@ class TwilioVoiceInput(InputChannel):
         return await ask_assistant(digits or speech)
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+async def _while_a_counselor_is_awaited(config: TwilioChannelConfig, phone: str) -> VoiceResponse:
+    """A caller whose handoff is waiting: put through while admissions is open; after hours
+    told when the counselor will call back, and listened to, so that anything they say, a
+    crisis above all, still reaches the assistant and the crisis net."""
+    profile = cached_profile(config.settings.facility_profile_path)
+    now = _now()
+    reply = VoiceResponse()
+    if config.settings.admissions_phone and profile.is_admissions_open(now):
+        reply.say("Let me connect you with an admissions counselor.", **VOICE)
+        _dial_admissions(reply, config)
+        return reply
+    callback = profile.callback_phrase(now, await _callback_time_of(phone))
+    waiting = channel_reply("utter_voice_callback_pending", CHANNEL, callback=callback)
+    return _listen(reply, config, [speakable(waiting["text"])])
+
+
+class _AnsweredTurns:
+    """The TwiML each recent turn got, to answer Twilio's retry of it the same way."""
+
+    def __init__(self, limit: int = 5000):
+        self._replies: OrderedDict[str, VoiceResponse] = OrderedDict()
+        self._limit = limit
+
+    def remember(self, turn_id: str, reply: VoiceResponse) -> None:
+        self._replies[turn_id] = reply
+        while len(self._replies) > self._limit:
+            self._replies.popitem(last=False)
+
+    def get(self, turn_id: str) -> VoiceResponse | None:
+        return self._replies.get(turn_id)
+
+
+_answered_turns = _AnsweredTurns()
+
+
+def _turn_id(call_sid: str, query: str, digits: str, speech: str) -> str:
+    digest = hashlib.sha256("\x1f".join((call_sid, query, digits, speech)).encode()).hexdigest()
+    return f"voice-{digest[:56]}"
+
+
+def _replayed_turn(turn_id: str, config: TwilioChannelConfig, speech: str) -> VoiceResponse:
+    """The first answer again; if another process gave it, a crisis still hears the crisis
+    reply (with nothing recorded twice), and anything else is asked again."""
+    earlier = _answered_turns.get(turn_id)
+    if earlier is not None:
+        return earlier
+    match = crisis_in(speech)
+    if match is not None:
+        crisis = channel_reply(CRISIS_RESPONSE, CHANNEL, getattr(match, "language", "en"))
+        return render_turn([crisis], config)
+    return _listen(VoiceResponse(), config, [_prompts(config)["not_understood"]])
+
+
 async def _callback_time_known(phone: str) -> bool:
+    return bool(await _callback_time_of(phone))
+
+
+async def _callback_time_of(phone: str) -> str | None:
     try:
         store = recorder_from_settings(load_settings()).store
-        return bool(await asyncio.to_thread(store.callback_time_of, phone))
+        return await asyncio.to_thread(store.callback_time_of, phone)
     except Exception as error:  # then simply ask
         logger.warning("could not read the callback time (%s)", type(error).__name__)
-        return False
+        return None
 
 
 async def _record_callback_time(conversation_id: str, phone: str, said: str) -> None:

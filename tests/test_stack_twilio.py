@@ -19,6 +19,7 @@ from bot.leads.database import make_engine
 from bot.leads.schema import ConversationContact, Handoff, Lead
 from bot.settings import BOT_DIR
 from tests.stack_helpers import throwaway_stack
+from tests.test_twilio_voice_connector import step_of
 from scripts.twilio_local import (
     FakeTwilioApi, signed_post, sms_params, twiml_messages, twilio_environment,
 )
@@ -71,9 +72,15 @@ class Caller:
         self.phone = phone or new_number()
         self.call_sid = f"CA{uuid.uuid4().hex}"
 
+    turn = 0
+
     def post(self, path=VOICE, query="", **params):
+        """The next turn, numbered as the previous answer's webhook URLs number it."""
         form = {"CallSid": self.call_sid, "From": self.phone, "To": "+15550104400",
                 "CallStatus": "in-progress", **params}
+        if query and "t=" not in query:
+            self.turn += 1
+            query += f"&t={self.turn}"
         answer = signed_post(self.url, path + (f"?{query}" if query else ""), form)
         if path == STATUS:
             assert answer.status_code == 204  # Twilio reads nothing from a status callback
@@ -190,7 +197,7 @@ def test_a_caller_in_crisis_is_offered_988_and_put_through(helpline):
     offer = call.say("I took too many pills and I can't breathe")
     assert "9 1 1" in spoken(offer) and "988" not in spoken(offer)  # said digit by digit
     assert "9 8 8" in spoken(offer)
-    assert offer.find("Gather").get("action").endswith("step=offer_988")
+    assert step_of(offer.find("Gather").get("action")) == "offer_988"
     connected = call.press("1", query="step=offer_988")
     assert connected.find("Dial").text == "988"
 

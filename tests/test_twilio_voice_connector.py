@@ -5,7 +5,9 @@ pre-screen and transfer included, in tests/test_stack_twilio.py.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from urllib.parse import parse_qs, urlsplit
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -28,10 +30,15 @@ def call(twilio_server):
 
     class Call:
         bot = assistant
+        turn = 0
 
         def post(self, query: str = "", **params):
+            """The next turn of the call, numbered as the previous answer's URLs number it."""
             form = {"CallSid": call_sid, "From": phone, "To": "+15550104400",
                     "CallStatus": "in-progress", **params}
+            if query and "t=" not in query:
+                self.turn += 1
+                query += f"&t={self.turn}"
             path = PATH + (f"?{query}" if query else "")
             answer = signed_post(url, path, form)
             assert answer.status_code == 200, answer.text
@@ -43,6 +50,16 @@ def call(twilio_server):
                 return session.execute(select(Lead).where(Lead.phone_e164 == phone)).scalar_one()
 
     return Call()
+
+
+def query_of(url: str) -> tuple[str, str | None, str]:
+    """(step, n, t) of a webhook URL an answer gives Twilio."""
+    query = parse_qs(urlsplit(url).query)
+    return query["step"][0], query.get("n", [None])[0], query["t"][0]
+
+
+def step_of(url: str) -> str:
+    return query_of(url)[0]
 
 
 def said(twiml) -> list[str]:
@@ -57,12 +74,12 @@ def test_a_new_call_starts_a_session_and_listens_for_speech_or_keys(call):
     assert gather.get("input") == "speech dtmf"
     assert gather.get("speechTimeout") == "auto"
     assert int(gather.get("timeout")) <= 10
-    assert gather.get("action") == f"{PUBLIC_BASE_URL}{PATH}?step=answer"
+    assert gather.get("action") == f"{PUBLIC_BASE_URL}{PATH}?step=answer&t=1"
     hints = gather.get("hints").lower()
     assert "suboxone" in hints and "aetna" in hints and "fentanyl" in hints
     assert said(gather) == ["Hi, I'm the automated assistant. Press 0 or say 'counselor' any time."]
     # Silence falls through the Gather to a reprompt.
-    assert twiml.find("Redirect").text == f"{PUBLIC_BASE_URL}{PATH}?step=silence&n=1"
+    assert twiml.find("Redirect").text == f"{PUBLIC_BASE_URL}{PATH}?step=silence&n=1&t=1"
 
 
 def test_speech_and_digits_reach_the_assistant_and_the_reply_is_spoken(call):
@@ -82,10 +99,10 @@ def test_zero_on_the_keypad_asks_for_a_counselor(call):
 def test_silence_gets_one_reprompt_then_a_counselor_offer_then_goodbye(call):
     first = call.post("step=silence&n=1")
     assert "didn't hear anything" in said(first)[0]
-    assert first.find("Redirect").text.endswith("step=silence&n=2")
+    assert query_of(first.find("Redirect").text)[:2] == ("silence", "2")
     second = call.post("step=silence&n=2")
     assert "counselor" in said(second)[0] and "Press 0" in said(second)[0]
-    assert second.find("Redirect").text.endswith("step=silence&n=3")
+    assert query_of(second.find("Redirect").text)[:2] == ("silence", "3")
     last = call.post("step=silence&n=3")
     assert "Goodbye" in said(last)[0] and last.find("Hangup") is not None
     assert call.bot.heard == []  # silence is not sent to the assistant as words
@@ -98,7 +115,7 @@ def test_a_transfer_reply_dials_admissions_from_the_helpline_number(call):
     dial = twiml.find("Dial")
     assert dial.find("Number").text == "+15550104499"
     assert dial.get("callerId") == "+15550104400"
-    assert dial.get("action").endswith("step=after_dial")
+    assert step_of(dial.get("action")) == "after_dial"
 
 
 def test_after_hours_the_caller_is_asked_when_to_call_back_and_it_is_stored(call):
@@ -108,7 +125,7 @@ def test_after_hours_the_caller_is_asked_when_to_call_back_and_it_is_stored(call
     gather = twiml.find("Gather")
     assert said(gather)[0] == "A counselor will call you back tomorrow from 8 a.m."
     assert "best time" in said(gather)[1]
-    assert gather.get("action").endswith("step=callback_time") and twiml.find("Dial") is None
+    assert step_of(gather.get("action")) == "callback_time" and twiml.find("Dial") is None
     assert twiml.find("Hangup") is not None  # after the question, if they say nothing
     done = call.post("step=callback_time", SpeechResult="tomorrow after 5")
     assert "passed that on" in said(done)[0] and done.find("Hangup") is not None
@@ -124,7 +141,7 @@ def test_a_crisis_reply_offers_988_and_listens_for_the_answer(call, responses):
     voice_reply = next(v for v in responses["utter_crisis"] if v.get("channel") == "twilio_voice")
     call.bot.reply, call.bot.custom = voice_reply["text"], {"voice": "offer_988"}
     twiml = call.post("step=answer", SpeechResult="I want to end it all")
-    assert twiml.find("Gather").get("action").endswith("step=offer_988")
+    assert step_of(twiml.find("Gather").get("action")) == "offer_988"
     assert len(said(twiml)) == 1 and "press 1" in said(twiml)[0]  # said once, not doubled
 
 
@@ -132,7 +149,7 @@ def test_a_crisis_the_assistant_missed_still_gets_the_spoken_crisis_reply(call):
     call.bot.reply = "Sorry, I couldn't make that out."
     twiml = call.post("step=answer", SpeechResult="my son is not breathing")
     assert any("9 1 1" in text for text in said(twiml))
-    assert twiml.find("Gather").get("action").endswith("step=offer_988")
+    assert step_of(twiml.find("Gather").get("action")) == "offer_988"
 
 
 def test_when_no_one_answers_the_transfer_the_caller_hears_about_a_callback(call):
@@ -166,11 +183,52 @@ def test_a_withheld_number_is_told_kindly_and_not_sent_to_the_assistant(twilio_s
     assert assistant.heard == []
 
 
-def test_a_call_the_assistant_has_handed_over_rings_a_counselor(call):
+# The test profile's admissions hours are Central time: 10 a.m. and 3 a.m. on a Tuesday.
+OPEN_HOURS = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.timezone.utc)
+AFTER_HOURS = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_waiting_caller_is_put_through_while_admissions_is_open(call, monkeypatch):
+    from connectors import twilio_voice
+
+    monkeypatch.setattr(twilio_voice, "_now", lambda: OPEN_HOURS)
     call.bot.reply = ""  # paused for a counselor: the assistant says nothing more
     twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
     assert "connect you" in said(twiml)[0]
     assert twiml.find("Dial").find("Number").text == "+15550104499"
+
+
+def test_a_waiting_caller_after_hours_hears_when_and_is_still_listened_to(call, monkeypatch):
+    from connectors import twilio_voice
+
+    monkeypatch.setattr(twilio_voice, "_now", lambda: AFTER_HOURS)
+    call.bot.reply = ""
+    twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
+    assert twiml.find("Dial") is None  # nobody answers admissions at 3 a.m.
+    assert "call you back today from 8" in said(twiml)[0]
+    assert step_of(twiml.find("Gather").get("action")) == "answer"
+    # Still listening: a crisis said now gets the crisis reply and the offer to connect to 988.
+    crisis = call.post("step=answer", SpeechResult="i took all my pills")
+    assert any("9 1 1" in text for text in said(crisis))
+    assert step_of(crisis.find("Gather").get("action")) == "offer_988"
+
+
+def test_a_crisis_said_when_asked_for_a_callback_time_gets_the_crisis_reply(call):
+    call.bot.reply = ""
+    twiml = call.post("step=callback_time", SpeechResult="honestly I want to kill myself")
+    assert any("9 1 1" in text for text in said(twiml))
+    assert call.bot.heard[-1][1] == "honestly I want to kill myself"
+
+
+def test_a_retried_turn_gets_the_same_answer_without_a_second_effect(call):
+    call.bot.reply = "We take most insurance."
+    first = call.post("step=answer&t=5", SpeechResult="do you take aetna")
+    again = call.post("step=answer&t=5", SpeechResult="do you take aetna")
+    assert ElementTree.tostring(first) == ElementTree.tostring(again)
+    assert [text for _, text in call.bot.heard] == ["do you take aetna"]
+    # The same words at the next turn are a new turn, not a retry.
+    call.post("step=answer&t=6", SpeechResult="do you take aetna")
+    assert len(call.bot.heard) == 2
 
 
 def test_the_988_offer_is_not_talked_over_by_a_handoff_in_the_same_turn(twilio_server):
@@ -182,4 +240,4 @@ def test_the_988_offer_is_not_talked_over_by_a_handoff_in_the_same_turn(twilio_s
     twiml = ElementTree.fromstring(str(render_turn(messages, channel_config())))
     assert said(twiml) == ["Press 1 to be connected to 9 8 8 now."]
     assert twiml.find("Dial") is None
-    assert twiml.find("Gather").get("action").endswith("step=offer_988")
+    assert step_of(twiml.find("Gather").get("action")) == "offer_988"
