@@ -154,10 +154,19 @@ def safe_traceback(exc_info: tuple) -> str:
         frames = traceback.extract_tb(error.__traceback__)
         lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
         parts.insert(0, "Traceback (most recent call last):\n" + "\n".join(lines)
-                     + f"\n{type(error).__module__}.{type(error).__qualname__} "
-                       f"(message withheld: it may carry personal data)")
+                     + f"\n{type(error).__module__}.{type(error).__qualname__}: "
+                     + _shown_message(error))
         error = error.__cause__ or error.__context__
     return "\n\nwhich came from:\n".join(reversed(parts)) if parts else ""
+
+
+def _shown_message(error: BaseException) -> str:
+    # The operating system's own words ("Address already in use") carry no personal data and
+    # are what an operator needs; anything else may quote a message, a name or a number.
+    if type(error) in (OSError, PermissionError, FileNotFoundError, ConnectionRefusedError,
+                       TimeoutError) and error.errno is not None:
+        return f"[Errno {error.errno}] {error.strerror}"
+    return "(message withheld: it may carry personal data)"
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:

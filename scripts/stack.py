@@ -47,9 +47,6 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
             "PYTHONPATH": str(PROJECT_ROOT),
             "RASA_TELEMETRY_ENABLED": "false",
             "SANIC_REQUEST_MAX_SIZE": str(RASA_MAX_BODY_BYTES),
-            # A newcomer's first screen shows the ready message, not third-party
-            # deprecation notices (our own tests still see warnings).
-            "PYTHONWARNINGS": "ignore",
             # Rasa's structlog lines as JSON even on a terminal: bot/log_redaction.py keeps
             # their event names and drops every field (texts, slot values, tracebacks' locals).
             "FORCE_JSON_LOGGING": "1",

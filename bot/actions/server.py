@@ -15,16 +15,14 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-
-from rasa_sdk import utils as sdk_utils
-from rasa_sdk.endpoint import create_app
-from sanic import Sanic, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from typing import TYPE_CHECKING
 
 from bot.local_secrets import action_server_token
-from bot.log_redaction import install_log_redaction
+from bot.server_process import prepare_server_process
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sanic import Sanic
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +33,13 @@ OPEN_PATHS = ("/health",)
 
 
 def action_server_app(settings: Settings) -> Sanic:
+    # Imported here, not at the top: the process must be prepared before Sanic, spaCy and
+    # TensorFlow load (see main).
+    from rasa_sdk.endpoint import create_app
+    from sanic import response
+    from sanic.request import Request
+    from sanic.response import HTTPResponse
+
     app = create_app(ACTIONS_PACKAGE, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     expected = f"Bearer {action_server_token(settings)}".encode()
@@ -65,9 +70,10 @@ def action_server_app(settings: Settings) -> Sanic:
 
 
 def main() -> None:
-    os.umask(0o077)  # anything this process writes (spool, keys, SQLite) is its owner's alone
+    prepare_server_process()
+    from rasa_sdk import utils as sdk_utils
+
     sdk_utils.configure_colored_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    install_log_redaction()
     sdk_utils.update_sanic_log_level()
     settings = load_settings()
     app = action_server_app(settings)
