@@ -279,7 +279,7 @@ async def _record_callback_time(conversation_id: str, phone: str, said: str) -> 
 
     if said:
         await record_submission(Submission(conversation_id, CHANNEL, lead=LeadDetails(
-            status="incomplete", phone_e164=phone, best_time=said[:64])))
+            status="incomplete", phone_e164=phone, phone_verified=True, best_time=said[:64])))
         logger.info("voice: callback time recorded")
 
 
@@ -305,6 +305,7 @@ async def keep_partial_lead(request: Request, conversation_id: str, phone: str) 
     lead = partial_lead_from(Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)))
     if lead is None:
         return
-    lead = dataclasses.replace(lead, phone_e164=lead.phone_e164 or phone)
+    lead = dataclasses.replace(lead, phone_e164=lead.phone_e164 or phone,
+                               phone_verified=(lead.phone_e164 or phone) == phone)
     await record_submission(Submission(conversation_id, CHANNEL, lead=lead))
     logger.info("voice: caller hung up mid-pre-screen; partial lead kept")

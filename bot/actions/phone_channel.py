@@ -38,11 +38,12 @@ async def with_callback_number(tracker: Tracker, lead: LeadDetails | None) -> Le
     Someone who asks for a person on the phone line must be reachable even if they never
     started the pre-screen: this is their callback request.
     """
-    if lead is not None and lead.phone_e164:
-        return lead
     phone = await known_phone(tracker)
     if phone is None:
         return lead
+    # The channel saw this number: verified, so it joins their other conversations' lead.
     if lead is None:
-        return LeadDetails(status="incomplete", phone_e164=phone)
-    return dataclasses.replace(lead, phone_e164=phone)
+        return LeadDetails(status="incomplete", phone_e164=phone, phone_verified=True)
+    if lead.phone_e164 is None or lead.phone_e164 == phone:
+        return dataclasses.replace(lead, phone_e164=phone, phone_verified=True)
+    return lead
