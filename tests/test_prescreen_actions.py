@@ -138,3 +138,12 @@ def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_wa
 def test_the_situation_answers_shape_the_care_route_staff_see(action_leads_store, situation, route):
     run(ActionPrescreenFinish(), tracker({**FINISHED, q.MENTAL_HEALTH: situation}))
     assert next(action_leads_store().export_rows(actor="test"))["care_route"] == route
+
+
+def test_a_best_time_never_named_stays_empty(action_leads_store):
+    _, events = run(ValidatePrescreenForm(), tracker({"requested_slot": q.CONTACT_PREFS},
+                                                     "texting is fine"))
+    (prefs,) = [e["value"] for e in events if e.get("name") == q.CONTACT_PREFS]
+    run(ActionPrescreenFinish(), tracker({**FINISHED, q.CONTACT_PREFS: prefs}))
+    row = next(action_leads_store().export_rows(actor="test"))
+    assert (row["best_time"], row["text_ok"]) == (None, True)

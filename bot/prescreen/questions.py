@@ -7,8 +7,9 @@ Rasa, so the whole decision table is tested as plain functions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bot.prescreen import validation as v
 from bot.prescreen.extraction import insurer_in, substances_in
@@ -142,6 +143,7 @@ def _age(text: str, _context: AnswerContext) -> str | None:
 
 
 def _location(text: str, _context: AnswerContext) -> dict | None:
+    # A ZIP code alone is an answer: it names the state ("60601" -> IL).
     state = v.parse_state(text)
     return {"state": state, "zip": v.parse_zip(text)} if state else None
 
@@ -277,7 +279,9 @@ def _contact_prefs(text: str, _context: AnswerContext) -> dict | None:
     says_ok = bool(re.search(r"\b(ok|okay|fine|sure|yes|either)\b", plain))
     if not times and not (discreet or no_voicemail or no_text or says_ok):
         return None
-    return {"best_time": ", ".join(dict.fromkeys(times)) or "any time",
+    # No time named is an unknown time (None), not "any time": a counselor, or the voice line's
+    # callback question, still asks.
+    return {"best_time": ", ".join(dict.fromkeys(times)) or None,
             "voicemail_ok": not no_voicemail, "text_ok": not no_text, "discreet": discreet}
 
 
