@@ -9,12 +9,14 @@ handoff to the top of the queue, texting on-call staff again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Awaitable, Callable
 
 import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from bot.handoff import service
+from bot.leads.submission import HandoffPriority, HandoffRequest, Submission
 from bot.safety.crisis import CrisisDetector
 from bot.settings import BOT_DIR, load_settings
 
@@ -54,12 +56,9 @@ def answer_crisis_when_silent(
 
 
 async def _raise_handoff_priority(message: UserMessage) -> None:
-    from bot.actions.handoff import CRISIS_PRIORITY, record_submission
-    from bot.leads.submission import HandoffRequest, Submission
-
     try:
-        await record_submission(Submission(message.sender_id, message.input_channel or "unknown",
-                                           handoff=HandoffRequest("crisis", CRISIS_PRIORITY)),
-                                notify_existing=True)
+        await service.record(Submission(message.sender_id, message.input_channel or "unknown",
+                                        handoff=HandoffRequest("crisis", HandoffPriority.CRISIS)),
+                             notify_existing=True)
     except Exception:  # the reply has gone out; the queue change must not undo it
         logger.exception("could not raise the handoff priority")

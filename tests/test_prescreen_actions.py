@@ -9,10 +9,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions import lead_from_tracker
 from bot.actions.prescreen import (
-    ActionPrescreenFinish, AskAge, AskConsent, AskPhone, ValidatePrescreenForm,
+    ActionPrescreenFinish,
+    AskAge,
+    AskConsent,
+    AskPhone,
+    ValidatePrescreenForm,
 )
+from bot.prescreen import lead as lead_from_slots
 from bot.prescreen import questions as q
 
 
@@ -32,10 +36,13 @@ def run(action, t):
     return dispatcher.messages, events
 
 
-def test_consent_wording_and_its_version_move_together(responses):
-    text = responses["utter_ps_consent"][0]["text"]
-    assert hashlib.sha256(text.encode()).hexdigest()[:16] == lead_from_tracker.CONSENT_WORDING_SHA256, (
-        "utter_ps_consent changed: bump CONSENT_WORDING_VERSION and update the fingerprint")
+@pytest.mark.parametrize("response, fingerprint", [
+    ("utter_ps_consent", lead_from_slots.CONSENT_WORDING_SHA256),
+])
+def test_consent_wording_and_its_version_move_together(responses, response, fingerprint):
+    text = responses[response][0]["text"]
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == fingerprint, (
+        f"{response} changed: bump its wording version and update the fingerprint")
 
 
 def test_questions_are_worded_for_a_loved_one_and_reworded_after_a_miss():
