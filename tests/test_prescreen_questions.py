@@ -48,6 +48,9 @@ def move(question, text, intent=None, failures=0, context=PLAIN):
     (q.INSURANCE, "no insurance", {"carrier": "none", "member_id": None}),
     (q.PHONE, "312-555-0142", {"phone": "+13125550142", "email": None}),
     (q.PHONE, "3125550142 sam@example.com", {"phone": "+13125550142", "email": "sam@example.com"}),
+    # An email alone is a way to reach them: kept, with no phone.
+    (q.PHONE, "sam@example.com", {"phone": None, "email": "sam@example.com"}),
+    (q.PHONE, "email me at Sam@Example.com please", {"phone": None, "email": "sam@example.com"}),
     (q.CONTACT_PREFS, "evenings, texting is fine", {"best_time": "evenings", "voicemail_ok": True,
                                                     "text_ok": True, "discreet": False}),
     (q.CONTACT_PREFS, "mornings but please be discreet", {"best_time": "mornings",
@@ -67,6 +70,12 @@ def test_answers_are_read_into_values(question, text, value):
 
 def test_a_zip_code_that_does_not_exist_is_not_a_state():
     assert move(q.LOCATION, "00000").kind == "reask"
+
+
+def test_an_email_alone_skips_the_question_about_calls_and_texts():
+    answer = move(q.PHONE, "sam@example.com").value
+    assert q.settled_by(q.PHONE, answer) == {q.CONTACT_PREFS: q.SKIPPED}
+    assert q.settled_by(q.PHONE, move(q.PHONE, "312-555-0142 sam@example.com").value) == {}
 
 
 def test_member_id_is_taken_only_when_it_can_be_encrypted():

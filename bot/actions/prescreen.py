@@ -28,7 +28,12 @@ from bot.handoff import service
 from bot.leads.submission import HandoffPriority, LeadDetails, Submission
 from bot.prescreen import questions as q
 from bot.prescreen.care_route import EMERGENCY, PRIORITY_FOR_ROUTE
-from bot.prescreen.lead import CONSENT_SHOWN_SLOT, FAILURES_SLOT, OUTCOME_SLOT
+from bot.prescreen.lead import (
+    CONSENT_SHOWN_SLOT,
+    FAILURES_SLOT,
+    OUTCOME_SLOT,
+    reachable_by_email_only,
+)
 from bot.prescreen.validation import speakable_phone
 from bot.settings import load_settings
 
@@ -119,9 +124,15 @@ class AskConsent(AskPrescreenQuestion):
     has_loved_one_wording = False
 
     async def run(self, dispatcher, tracker, domain):
-        events = await super().run(dispatcher, tracker, domain)
+        # Someone who left only an email is asked about being contacted by email, not "at that
+        # number"; the stored consent names the version of the wording they saw.
+        base = "utter_ps_consent"
+        if reachable_by_email_only(tracker.current_slot_values()):
+            base = "utter_ps_consent_email"
+        retry = (tracker.get_slot(FAILURES_SLOT) or 0) > 0
+        dispatcher.utter_message(response=f"{base}_retry" if retry else base)
         # The consent is stored with the moment this exact wording was shown.
-        return events + [SlotSet(CONSENT_SHOWN_SLOT, dt.datetime.now(dt.timezone.utc).isoformat())]
+        return [SlotSet(CONSENT_SHOWN_SLOT, dt.datetime.now(dt.timezone.utc).isoformat())]
 
 
 def _simple_ask(question: str, loved_one_wording: bool = True) -> type[AskPrescreenQuestion]:
@@ -165,6 +176,8 @@ class ValidatePrescreenForm(Action):
         events: list[EventType] = [SlotSet(FAILURES_SLOT, 0)]
         if move.value is not None:
             events.append(SlotSet(question, move.value))
+            events += [SlotSet(other, value)
+                       for other, value in q.settled_by(question, move.value).items()]
         if move.kind == "stop":
             # Ends the form early; action_prescreen_finish reads the outcome.
             events += [SlotSet(OUTCOME_SLOT, move.outcome), SlotSet("requested_slot", None)]

@@ -21,6 +21,9 @@ CONSENT_WORDING_VERSION = "ps-consent-2026-11-23"
 # Fingerprint of that wording (first 16 hex digits of its SHA-256): a test fails when the text
 # changes but the version above does not.
 CONSENT_WORDING_SHA256 = "1266abc755802919"
+# The same notice for someone who gave an email and no phone (`utter_ps_consent_email`).
+EMAIL_CONSENT_WORDING_VERSION = "ps-consent-email-2026-12-01"
+EMAIL_CONSENT_WORDING_SHA256 = "6b5dbcdeaccbf31a"
 FAILURES_SLOT = "ps_failures"
 OUTCOME_SLOT = "ps_outcome"
 CONSENT_SHOWN_SLOT = "ps_consent_shown_at"
@@ -36,6 +39,18 @@ def _answer(slots: Slots, question: str) -> Any:
 def _part(slots: Slots, question: str, key: str) -> Any:
     value = _answer(slots, question)
     return value.get(key) if isinstance(value, dict) else None
+
+
+def reachable_by_email_only(slots: Slots) -> bool:
+    """True when the answer to the phone question was an email and no number."""
+    return q.reached_by_email_only(slots.get(q.PHONE))
+
+
+def consent_wording_version(slots: Slots) -> str:
+    """Which consent wording the person was shown (bot/actions/prescreen.py AskConsent)."""
+    if reachable_by_email_only(slots):
+        return EMAIL_CONSENT_WORDING_VERSION
+    return CONSENT_WORDING_VERSION
 
 
 def answers_from_slots(slots: Slots) -> PrescreenAnswers:
@@ -77,8 +92,9 @@ def lead_from_slots(slots: Slots, complete: bool = False,
     consent = _answer(slots, q.CONSENT)
     if isinstance(consent, dict):
         shown_at = slots.get(CONSENT_SHOWN_SLOT) or dt.datetime.now(dt.timezone.utc).isoformat()
-        consents = tuple(ConsentGiven(kind, bool(consent.get(kind)), CONSENT_WORDING_VERSION,
-                                      shown_at) for kind in ("contact", "privacy"))
+        version = consent_wording_version(slots)
+        consents = tuple(ConsentGiven(kind, bool(consent.get(kind)), version, shown_at)
+                         for kind in ("contact", "privacy"))
     phone = _part(slots, q.PHONE, "phone")
     # Member IDs travel only inside the submission, to be sealed (encrypted) by the recorder.
     return LeadDetails(

@@ -258,7 +258,25 @@ def _phone(text: str, context: AnswerContext) -> dict | None:
     if context.known_phone and v.parse_yes_no(text) is True:
         return {"phone": context.known_phone, "email": email}
     phone = v.parse_us_phone(re.sub(r"\S+@\S+", " ", text))
-    return {"phone": phone, "email": email} if phone else None
+    # An email alone is a way to reach them too: kept, with no phone.
+    return {"phone": phone, "email": email} if phone or email else None
+
+
+def reached_by_email_only(phone_answer: Any) -> bool:
+    """True when the answer to the phone question was an email and no number."""
+    return (isinstance(phone_answer, dict) and not phone_answer.get("phone")
+            and bool(phone_answer.get("email")))
+
+
+def settled_by(question: str, value: Any) -> dict[str, Any]:
+    """Later questions an answer makes moot, with the value to store for them.
+
+    With only an email there is no call to time and no voicemail or text to allow, so the
+    contact-preferences question is skipped.
+    """
+    if question == PHONE and reached_by_email_only(value):
+        return {CONTACT_PREFS: SKIPPED}
+    return {}
 
 
 _TIMES = re.compile(r"\b(morning|mornings|afternoon|afternoons|evening|evenings|night|nights|"
