@@ -10,7 +10,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = PROJECT_ROOT / "bot"
 
 
-def _number_from_env(name: str, default: int | float) -> int | float:
+def _number_from_env(name: str, default: float) -> int | float:
     """The variable as a number of the default's type; unset or blank gives the default."""
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -71,6 +71,9 @@ class Settings:
     # How long an SMS webhook waits for the assistant before answering <Response/> and sending
     # the reply through the REST API instead (Twilio gives up on a webhook after 15 s).
     sms_reply_budget_seconds: float
+    # New handoffs (each a staff text) one conversation may open in 24 hours; a crisis is
+    # never held back by it.
+    handoff_cap_per_conversation: int
 
     @property
     def rasa_api_token_path(self) -> Path:
@@ -134,4 +137,5 @@ def load_settings() -> Settings:
         conversation_id_secret=os.environ.get("CONVERSATION_ID_SECRET") or None,
         twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
         sms_reply_budget_seconds=_number_from_env("SMS_REPLY_BUDGET_SECONDS", 10.0),
+        handoff_cap_per_conversation=_number_from_env("HANDOFF_CAP_PER_CONVERSATION", 3),
     )

@@ -12,11 +12,13 @@ variation, and moves the person's handoff to the top of the queue, texting on-ca
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from bot.handoff import service
+from bot.leads.submission import HandoffPriority, HandoffRequest, Submission
 from bot.safety.crisis import CrisisDetector, CrisisMatch
 from bot.settings import load_settings
 from connectors.replies import all_texts_of, channel_reply
@@ -72,12 +74,9 @@ async def _add_crisis_reply_if_missing(message: UserMessage, whole_text: str | N
 
 
 async def _raise_handoff_priority(message: UserMessage) -> None:
-    from bot.actions.handoff import CRISIS_PRIORITY, record_submission
-    from bot.leads.submission import HandoffRequest, Submission
-
     try:
-        await record_submission(Submission(message.sender_id, message.input_channel or "unknown",
-                                           handoff=HandoffRequest("crisis", CRISIS_PRIORITY)),
-                                notify_existing=True)
+        await service.record(Submission(message.sender_id, message.input_channel or "unknown",
+                                        handoff=HandoffRequest("crisis", HandoffPriority.CRISIS)),
+                             notify_existing=True)
     except Exception as error:  # the reply has gone out; the queue change must not undo it
         logger.error("could not raise the handoff priority (%s)", type(error).__name__)

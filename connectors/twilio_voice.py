@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import re
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -29,17 +29,26 @@ from sanic.response import HTTPResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot.facility import cached_profile
+from bot.handoff import service
 from bot.leads.recording import recorder_from_settings
+from bot.leads.submission import LeadDetails, Submission
 from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
-from bot.settings import load_settings
+from bot.prescreen.lead import lead_from_slots, with_channel_phone
 from bot.log_redaction import remember_sensitive
+from bot.settings import load_settings
 from connectors.limits import text_for_nlu
 from connectors.replies import channel_reply
 from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply
 from connectors.twilio_common import (
-    NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
-    conversation_for, form_value, genuine_request_config, is_first_delivery,
+    NamedCollectingOutputChannel,
+    TwilioChannelConfig,
+    add_health_route,
+    caller_of,
+    conversation_for,
+    form_value,
+    genuine_request_config,
+    is_first_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -100,10 +109,10 @@ def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
         "goodbye": f"Thank you for calling {profile.name}. You can call back any time. "
                    f"In an emergency, hang up and dial 9 1 1. Goodbye.",
         "not_understood": "Sorry, I couldn't make that out. Could you say it again?",
-        "no_answer": f"I'm sorry, no one could pick up just now. A counselor will call you "
-                     f"back as soon as possible. In an emergency, hang up and dial 9 1 1.",
-        "error": f"Sorry, something went wrong on my side. Please call back, or in an "
-                 f"emergency hang up and dial 9 1 1.",
+        "no_answer": "I'm sorry, no one could pick up just now. A counselor will call you "
+                     "back as soon as possible. In an emergency, hang up and dial 9 1 1.",
+        "error": "Sorry, something went wrong on my side. Please call back, or in an "
+                 "emergency hang up and dial 9 1 1.",
         "connecting_988": "Connecting you to the 9 8 8 Suicide and Crisis Lifeline now.",
         "callback_time": "What's the best time for a counselor to call you back? For example, "
                          "'tomorrow morning' or 'after 5'.",
@@ -359,18 +368,15 @@ async def _callback_time_of(phone: str) -> str | None:
     try:
         store = recorder_from_settings(load_settings()).store
         return await asyncio.to_thread(store.callback_time_of, phone)
-    except Exception as error:  # then simply ask
+    except Exception as error:  # any failure: then simply ask
         logger.warning("could not read the callback time (%s)", type(error).__name__)
         return None
 
 
 async def _record_callback_time(conversation_id: str, phone: str, said: str) -> None:
-    from bot.actions.handoff import record_submission
-    from bot.leads.submission import LeadDetails, Submission
-
     if said:
-        await record_submission(Submission(conversation_id, CHANNEL, lead=LeadDetails(
-            status="incomplete", phone_e164=phone, best_time=said[:64])))
+        await service.record(Submission(conversation_id, CHANNEL, lead=LeadDetails(
+            status="incomplete", phone_e164=phone, phone_verified=True, best_time=said[:64])))
         logger.info("voice: callback time recorded")
 
 
@@ -380,22 +386,15 @@ async def keep_partial_lead(request: Request, conversation_id: str, phone: str) 
     With the number they called from, so a counselor can reach them and a later text or call
     from that number adds to the same lead.
     """
-    from rasa_sdk import Tracker
-
-    from bot.actions.handoff import record_submission
-    from bot.actions.lead_from_tracker import partial_lead_from
-    from bot.leads.submission import Submission
-    from rasa.shared.core.trackers import EventVerbosity
-
     agent = getattr(request.app.ctx, "agent", None)
     if agent is None or agent.tracker_store is None:
         return
     tracker = await agent.tracker_store.retrieve(conversation_id)
     if tracker is None or tracker.active_loop_name is None:
         return  # not in the pre-screen: nothing half-finished to keep
-    lead = partial_lead_from(Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)))
+    lead = lead_from_slots(tracker.current_slot_values(), channel_phone=phone)
     if lead is None:
         return
-    lead = dataclasses.replace(lead, phone_e164=lead.phone_e164 or phone)
-    await record_submission(Submission(conversation_id, CHANNEL, lead=lead))
+    await service.record(Submission(conversation_id, CHANNEL,
+                                    lead=with_channel_phone(lead, phone)))
     logger.info("voice: caller hung up mid-pre-screen; partial lead kept")

@@ -80,8 +80,8 @@ def _throwaway_postgres_database() -> tuple[str, callable]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError:
         admin.dispose()
-        pytest.skip(f"no PostgreSQL server reachable at TEST_POSTGRES_URL; "
-                    f"the SQLite variant of this test still runs")
+        pytest.skip("no PostgreSQL server reachable at TEST_POSTGRES_URL; "
+                    "the SQLite variant of this test still runs")
 
     def drop() -> None:
         with admin.connect() as connection:
@@ -190,10 +190,6 @@ def twilio_server(tmp_path_factory):
     from scripts.stack import free_port
     from scripts.twilio_local import FakeTwilioApi, twilio_environment
 
-    # The crisis net's queue update imports the actions package (spaCy, TensorFlow): seconds
-    # in a bare test process, already loaded in a Rasa server. Loaded here, so the first
-    # crisis test measures the connector, not an import.
-    import bot.actions.handoff  # noqa: F401
     with FakeTwilioApi() as api, pytest.MonkeyPatch.context() as patch:
         for name, value in twilio_environment(api, var_dir).items():
             patch.setenv(name, value)

@@ -8,8 +8,8 @@ from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, 
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions import handoff
-from bot.actions.handoff import ActionHandoff
 from bot.actions.fallback import ActionFallbackLadder
+from bot.actions.handoff import ActionHandoff
 from bot.actions.session import ActionSessionStart
 
 
@@ -102,26 +102,6 @@ def test_fallback_for_an_empty_message_says_no_words_arrived():
     assert messages[0]["response"] == "utter_empty_message"
 
 
-def test_staff_are_texted_for_a_new_handoff_and_again_for_a_crisis_while_waiting(
-    monkeypatch, action_leads_store
-):
-    from bot.leads.submission import HandoffRequest, Submission
-
-    texted = []
-
-    def fake_notify(handoff_id, priority):
-        texted.append(priority)
-
-    monkeypatch.setattr(handoff, "notify_staff_in_background", fake_notify)
-    ask = Submission("conv-7", "rest", handoff=HandoffRequest("request_human", 3))
-    asyncio.run(handoff.record_submission(ask))
-    asyncio.run(handoff.record_submission(Submission("conv-7", "rest",
-                                                     handoff=HandoffRequest("request_human", 3))))
-    assert texted == [3]  # asking twice is one handoff, one text
-    crisis = Submission("conv-7", "rest", handoff=HandoffRequest("crisis", 0))
-    asyncio.run(handoff.record_submission(crisis, notify_existing=True))
-    assert texted == [3, 0]
-    assert [h.priority for h in action_leads_store().waiting_queue(actor="test")] == [0]
 
 
 def test_the_action_server_serves_exactly_the_actions_the_domain_declares():

@@ -79,3 +79,159 @@ def test_an_unreadable_spool_file_is_set_aside_not_deleted(tmp_path):
     recorder = LeadRecorder(LeadStore(make_engine(f"sqlite:///{tmp_path / 'leads.db'}")), spool)
     assert recorder.flush() == []
     assert (spool.directory / "2026-broken.unreadable").exists()
+
+
+# --- what lies on disk ---------------------------------------------------------------------
+
+def test_spool_files_are_private_from_the_moment_they_exist(tmp_path, monkeypatch):
+    os.umask(0o022)  # the usual default: files 0644 unless created otherwise
+    modes = []
+    real_replace = os.replace
+
+    def replace_and_note_mode(source, target):
+        modes.append(os.stat(source).st_mode & 0o777)  # the temporary, before its rename
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace_and_note_mode)
+    spool = LeadSpool(tmp_path / "var" / "spool")
+    final = spool.put(finished_prescreen())
+    assert modes == [0o600]
+    assert os.stat(final).st_mode & 0o777 == 0o600
+    assert os.stat(spool.directory).st_mode & 0o777 == 0o700
+
+
+def test_a_member_id_is_never_in_the_spool_in_plain_text(tmp_path, empty_database_url):
+    from cryptography.fernet import Fernet
+
+    from bot.leads.crypto import MemberIdCipher
+
+    cipher = MemberIdCipher(Fernet.generate_key().decode())
+    spool = LeadSpool(tmp_path / "spool")
+    down = LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool, cipher)
+    assert down.record(finished_prescreen(member_id="W123456789")) == []
+    (spooled,) = spool.pending()
+    assert b"W123456789" not in spooled.read_bytes()
+
+    database = make_engine(empty_database_url)
+    up = LeadRecorder(LeadStore(database, cipher), spool, cipher)
+    (written,) = up.flush()
+    assert up.store.member_id_of(written.lead_id, actor="staff:test") == "W123456789"
+    database.dispose()
+
+
+def test_without_a_key_a_member_id_is_not_spooled_at_all(tmp_path):
+    spool = LeadSpool(tmp_path / "spool")
+    LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool).record(
+        finished_prescreen(member_id="W123456789"))
+    (spooled,) = spool.pending()
+    assert b"W123456789" not in spooled.read_bytes()
+
+
+# --- a database that fails in any way ------------------------------------------------------
+
+def test_a_database_url_that_cannot_even_be_parsed_spools_the_lead(tmp_path, monkeypatch):
+    from bot.leads.recording import recorder_from_settings
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:notaport/leads")
+    monkeypatch.setenv("LEAD_SPOOL_DIR", str(tmp_path / "spool"))
+    assert recorder_from_settings(load_settings()).record(finished_prescreen()) == []
+    assert len(LeadSpool(tmp_path / "spool").pending()) == 1
+
+
+def test_any_failure_while_writing_spools_the_lead(tmp_path, monkeypatch):
+    store = LeadStore(make_engine(f"sqlite:///{tmp_path / 'leads.db'}"))
+    monkeypatch.setattr(store, "apply", lambda submission: 1 / 0)
+    spool = LeadSpool(tmp_path / "spool")
+    assert LeadRecorder(store, spool).record(finished_prescreen()) == []
+    assert len(spool.pending()) == 1
+
+
+def test_a_password_with_percent_signs_does_not_stop_leads_being_written(tmp_path):
+    """Alembic's ConfigParser used to read '%' in the URL's password as interpolation."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import POSTGRES_ADMIN_URL, _throwaway_postgres_database
+
+    url, drop = _throwaway_postgres_database()
+    role = f"leads_pct_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD 'p%40ss%word'"))
+        connection.execute(text(f'ALTER DATABASE "{make_url(url).database}" OWNER TO {role}'))
+    try:
+        with_password = make_url(url).set(username=role, password="p%40ss%word")
+        rendered = with_password.render_as_string(hide_password=False)
+        assert "%" in rendered.split("@")[0]
+        spool = LeadSpool(tmp_path / "spool")
+        database = make_engine(rendered)
+        written = LeadRecorder(LeadStore(database), spool).record(finished_prescreen())
+        assert len(written) == 1 and spool.pending() == []
+        assert lead_count(database) == 1
+        database.dispose()
+    finally:
+        drop()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
+
+
+# --- several processes, one spool ----------------------------------------------------------
+
+DRAINER = """
+import json, os, sys, time
+from pathlib import Path
+from bot.leads.database import make_engine
+from bot.leads.spool import LeadSpool
+from bot.leads.store import LeadStore
+
+url, spool_dir, go = sys.argv[1:4]
+store = LeadStore(make_engine(url))
+while not os.path.exists(go):
+    time.sleep(0.005)
+print(json.dumps([a.submission_id for a in LeadSpool(Path(spool_dir)).drain(store)]))
+"""
+
+
+def test_two_processes_draining_one_spool_write_each_submission_exactly_once(
+    tmp_path, empty_database_url
+):
+    import json
+    import subprocess
+    import sys
+
+    from bot.leads.database import ensure_schema
+    from bot.settings import PROJECT_ROOT
+
+    database = make_engine(empty_database_url)
+    ensure_schema(database)
+    spool = LeadSpool(tmp_path / "spool")
+    spooled = [finished_prescreen(f"conv-{n}", phone=f"+1312555{n:04d}") for n in range(40)]
+    for submission in spooled:
+        spool.put(submission)
+    go = tmp_path / "go"
+    drainers = [subprocess.Popen([sys.executable, "-c", DRAINER, empty_database_url,
+                                  str(spool.directory), str(go)], cwd=PROJECT_ROOT,
+                                 env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    import time
+
+    time.sleep(3)  # both interpreters started and waiting
+    go.touch()
+    outputs = [drainer.communicate(timeout=120) for drainer in drainers]
+    assert [d.returncode for d in drainers] == [0, 0], [err[-2000:] for _, err in outputs]
+    applied = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert not set(applied[0]) & set(applied[1])  # no submission applied by both
+    assert sorted(applied[0] + applied[1]) == sorted(s.submission_id for s in spooled)
+    assert spool.pending() == []
+    with Session(database, future=True) as session:
+        per_conversation = session.execute(
+            select(Lead.conversation_id, func.count()).group_by(Lead.conversation_id)).all()
+        handoffs = session.execute(select(func.count()).select_from(Handoff)).scalar_one()
+    assert sorted(per_conversation) == sorted((f"conv-{n}", 1) for n in range(40))
+    assert handoffs == 40
+    database.dispose()

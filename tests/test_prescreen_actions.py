@@ -9,10 +9,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions import lead_from_tracker
 from bot.actions.prescreen import (
-    ActionPrescreenFinish, AskAge, AskConsent, AskPhone, ValidatePrescreenForm,
+    ActionPrescreenFinish,
+    AskAge,
+    AskConsent,
+    AskPhone,
+    ValidatePrescreenForm,
 )
+from bot.prescreen import lead as lead_from_slots
 from bot.prescreen import questions as q
 
 
@@ -32,10 +36,14 @@ def run(action, t):
     return dispatcher.messages, events
 
 
-def test_consent_wording_and_its_version_move_together(responses):
-    text = responses["utter_ps_consent"][0]["text"]
-    assert hashlib.sha256(text.encode()).hexdigest()[:16] == lead_from_tracker.CONSENT_WORDING_SHA256, (
-        "utter_ps_consent changed: bump CONSENT_WORDING_VERSION and update the fingerprint")
+@pytest.mark.parametrize("response, fingerprint", [
+    ("utter_ps_consent", lead_from_slots.CONSENT_WORDING_SHA256),
+    ("utter_ps_consent_email", lead_from_slots.EMAIL_CONSENT_WORDING_SHA256),
+])
+def test_consent_wording_and_its_version_move_together(responses, response, fingerprint):
+    text = responses[response][0]["text"]
+    assert hashlib.sha256(text.encode()).hexdigest()[:16] == fingerprint, (
+        f"{response} changed: bump its wording version and update the fingerprint")
 
 
 def test_questions_are_worded_for_a_loved_one_and_reworded_after_a_miss():
@@ -138,3 +146,46 @@ def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_wa
 def test_the_situation_answers_shape_the_care_route_staff_see(action_leads_store, situation, route):
     run(ActionPrescreenFinish(), tracker({**FINISHED, q.MENTAL_HEALTH: situation}))
     assert next(action_leads_store().export_rows(actor="test"))["care_route"] == route
+
+
+def test_an_email_instead_of_a_phone_is_kept_and_the_questions_after_it_fit(
+    action_leads_store, responses
+):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from bot.leads.schema import Consent
+    from bot.prescreen.lead import EMAIL_CONSENT_WORDING_VERSION
+
+    _, events = run(ValidatePrescreenForm(), tracker({"requested_slot": q.PHONE},
+                                                     "sam@example.com"))
+    email_only = {"phone": None, "email": "sam@example.com"}
+    assert SlotSet(q.PHONE, email_only) in events
+    # No phone: no question about call times, voicemail or texts.
+    assert SlotSet(q.CONTACT_PREFS, q.SKIPPED) in events
+
+    slots = {**FINISHED, q.PHONE: email_only, q.CONTACT_PREFS: q.SKIPPED}
+    messages, _ = run(AskConsent(), tracker(slots))
+    assert messages[0]["response"] == "utter_ps_consent_email"
+    assert "email address" in responses["utter_ps_consent_email"][0]["text"]
+    assert "number" not in responses["utter_ps_consent_email"][0]["text"]
+    messages, _ = run(AskConsent(), tracker({**slots, "ps_failures": 1}))
+    assert messages[0]["response"] == "utter_ps_consent_email_retry"
+
+    messages, _ = run(ActionPrescreenFinish(), tracker(slots))
+    assert messages[0]["response"] in ("utter_ps_done_open", "utter_ps_done_closed")
+    row = next(action_leads_store().export_rows(actor="test"))
+    assert (row["phone"], row["email"], row["best_time"], row["status"]) == (
+        None, "sam@example.com", None, "complete")
+    with Session(action_leads_store().engine, future=True) as session:
+        versions = set(session.execute(select(Consent.wording_version)).scalars())
+    assert versions == {EMAIL_CONSENT_WORDING_VERSION}  # the wording they were shown
+
+
+def test_a_best_time_never_named_stays_empty(action_leads_store):
+    _, events = run(ValidatePrescreenForm(), tracker({"requested_slot": q.CONTACT_PREFS},
+                                                     "texting is fine"))
+    (prefs,) = [e["value"] for e in events if e.get("name") == q.CONTACT_PREFS]
+    run(ActionPrescreenFinish(), tracker({**FINISHED, q.CONTACT_PREFS: prefs}))
+    row = next(action_leads_store().export_rows(actor="test"))
+    assert (row["best_time"], row["text_ok"]) == (None, True)

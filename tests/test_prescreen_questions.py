@@ -19,6 +19,10 @@ def move(question, text, intent=None, failures=0, context=PLAIN):
     (q.FIRST_NAME, "I'm Sam", "Sam"),
     (q.AGE, "he's 17", "under_18"),
     (q.LOCATION, "Illinois 62701", {"state": "IL", "zip": "62701"}),
+    # A ZIP code names the state (USPS data in the `zipcodes` package); the ZIP is kept.
+    (q.LOCATION, "60601", {"state": "IL", "zip": "60601"}),
+    (q.LOCATION, "my zip is 60601", {"state": "IL", "zip": "60601"}),
+    (q.LOCATION, "Springfield 62701-1234", {"state": "IL", "zip": "62701"}),
     (q.SUBSTANCES, "booze and xanax", ["alcohol", "benzodiazepines"]),
     (q.USE_PATTERN, "every day, last drink was this morning", {"daily": True, "last_24h": True}),
     (q.USE_PATTERN, "2", {"daily": True, "last_24h": False}),
@@ -44,16 +48,34 @@ def move(question, text, intent=None, failures=0, context=PLAIN):
     (q.INSURANCE, "no insurance", {"carrier": "none", "member_id": None}),
     (q.PHONE, "312-555-0142", {"phone": "+13125550142", "email": None}),
     (q.PHONE, "3125550142 sam@example.com", {"phone": "+13125550142", "email": "sam@example.com"}),
+    # An email alone is a way to reach them: kept, with no phone.
+    (q.PHONE, "sam@example.com", {"phone": None, "email": "sam@example.com"}),
+    (q.PHONE, "email me at Sam@Example.com please", {"phone": None, "email": "sam@example.com"}),
     (q.CONTACT_PREFS, "evenings, texting is fine", {"best_time": "evenings", "voicemail_ok": True,
                                                     "text_ok": True, "discreet": False}),
     (q.CONTACT_PREFS, "mornings but please be discreet", {"best_time": "mornings",
                                                           "voicemail_ok": False, "text_ok": False,
                                                           "discreet": True}),
+    # No time named: the best time is unknown, not "any time".
+    (q.CONTACT_PREFS, "texting is fine", {"best_time": None, "voicemail_ok": True,
+                                          "text_ok": True, "discreet": False}),
+    (q.CONTACT_PREFS, "anytime, voicemail ok", {"best_time": "anytime", "voicemail_ok": True,
+                                                "text_ok": True, "discreet": False}),
     (q.CONSENT, "yes I agree", {"contact": True, "privacy": True}),
 ])
 def test_answers_are_read_into_values(question, text, value):
     result = move(question, text)
     assert (result.kind, result.value) == ("answer", value)
+
+
+def test_a_zip_code_that_does_not_exist_is_not_a_state():
+    assert move(q.LOCATION, "00000").kind == "reask"
+
+
+def test_an_email_alone_skips_the_question_about_calls_and_texts():
+    answer = move(q.PHONE, "sam@example.com").value
+    assert q.settled_by(q.PHONE, answer) == {q.CONTACT_PREFS: q.SKIPPED}
+    assert q.settled_by(q.PHONE, move(q.PHONE, "312-555-0142 sam@example.com").value) == {}
 
 
 def test_member_id_is_taken_only_when_it_can_be_encrypted():

@@ -56,6 +56,15 @@ def test_state(typed, state):
     assert v.parse_state(typed) == state
 
 
+@pytest.mark.parametrize("typed, state", [
+    ("60601", "IL"), ("my zip is 60601", "IL"), ("10001", "NY"), ("zip code 94103", "CA"),
+    ("00000", None),  # no such ZIP
+    ("09002", None),  # a military APO: not a state
+])
+def test_a_zip_code_gives_the_state(typed, state):
+    assert v.parse_state(typed) == state
+
+
 def test_zip_is_optional_and_found_inside_an_address():
     assert v.parse_zip("Springfield IL 62701-1234") == "62701"
     assert v.parse_zip("IL") is None

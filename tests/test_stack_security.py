@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.leads.database import make_engine, upgrade
+from bot.leads.database import ensure_schema, make_engine
 from bot.leads.schema import Handoff, Lead
 from bot.messaging.pseudonym import conversation_id_for
 from scripts.rest_client import WebsiteConversation, post
@@ -49,7 +49,7 @@ def server(tmp_path_factory):
                    CLIENT_IP_HEADER="X-Forwarded-For")
         with throwaway_stack(workdir, extra_env=env) as stack:
             engine = make_engine(env["DATABASE_URL"])
-            upgrade(engine)  # counted from the start, before the assistant writes a lead
+            ensure_schema(engine)  # counted from the start, before the assistant writes a lead
             yield stack, twilio, engine, var_dir
             engine.dispose()
 

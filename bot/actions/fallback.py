@@ -9,9 +9,10 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.facility_context import current_profile
-from bot.actions.handoff import ROUTINE_PRIORITY, hand_off
+from bot.actions.handoff import hand_off
 from bot.actions.lead_from_tracker import partial_lead_from
 from bot.fallback_ladder import closest_topics, consecutive_misses, next_fallback_step, or_list
+from bot.leads.submission import HandoffPriority
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,6 @@ class ActionFallbackLadder(Action):
         )
         if step == "offer_counselor":
             # The end of the ladder is a person, never a dead end.
-                return await hand_off(dispatcher, tracker, "fallback", ROUTINE_PRIORITY,
+            return await hand_off(dispatcher, tracker, "fallback", HandoffPriority.ROUTINE,
                                   partial_lead_from(tracker))
         return []

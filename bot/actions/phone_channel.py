@@ -6,13 +6,13 @@ in the leads database, where the connector recorded it, rather than read from th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 
 from rasa_sdk import Tracker
 
 from bot.leads.submission import LeadDetails
 from bot.messaging.store import messaging_store_for
+from bot.prescreen.lead import with_channel_phone
 from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -27,22 +27,12 @@ async def known_phone(tracker: Tracker) -> str | None:
     store = messaging_store_for(load_settings().database_url)
     try:
         return await asyncio.to_thread(store.phone_of, tracker.sender_id)
-    except Exception as error:  # the question is then simply asked
+    except Exception as error:  # noqa: BLE001 (any failure: the question is then simply asked)
         logger.warning("could not look up the conversation's number (%s)", type(error).__name__)
         return None
 
 
 async def with_callback_number(tracker: Tracker, lead: LeadDetails | None) -> LeadDetails | None:
-    """The lead, carrying the number they called or texted from when they gave no other.
-
-    Someone who asks for a person on the phone line must be reachable even if they never
-    started the pre-screen: this is their callback request.
-    """
-    if lead is not None and lead.phone_e164:
-        return lead
-    phone = await known_phone(tracker)
-    if phone is None:
-        return lead
-    if lead is None:
-        return LeadDetails(status="incomplete", phone_e164=phone)
-    return dataclasses.replace(lead, phone_e164=phone)
+    """The lead, carrying the number they called or texted from when they gave no other
+    (and marked verified when it is that number); see `with_channel_phone`."""
+    return with_channel_phone(lead, await known_phone(tracker))

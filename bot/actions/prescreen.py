@@ -16,15 +16,24 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.facility_context import current_profile
 from bot.actions.handoff import (
-    CRISIS_PRIORITY, ROUTINE_PRIORITY, channel_of, hand_off, record_submission, utc_now,
+    channel_of,
+    hand_off,
+    record_handoff,
+    say_handoff_capped,
+    utc_now,
 )
-from bot.actions.lead_from_tracker import (
-    CONSENT_SHOWN_SLOT, FAILURES_SLOT, OUTCOME_SLOT, partial_lead_from,
-)
+from bot.actions.lead_from_tracker import partial_lead_from
 from bot.actions.phone_channel import known_phone
-from bot.leads.submission import HandoffRequest, Submission
+from bot.handoff import service
+from bot.leads.submission import HandoffPriority, LeadDetails, Submission
 from bot.prescreen import questions as q
 from bot.prescreen.care_route import EMERGENCY, PRIORITY_FOR_ROUTE
+from bot.prescreen.lead import (
+    CONSENT_SHOWN_SLOT,
+    FAILURES_SLOT,
+    OUTCOME_SLOT,
+    reachable_by_email_only,
+)
 from bot.prescreen.validation import speakable_phone
 from bot.settings import load_settings
 
@@ -115,9 +124,15 @@ class AskConsent(AskPrescreenQuestion):
     has_loved_one_wording = False
 
     async def run(self, dispatcher, tracker, domain):
-        events = await super().run(dispatcher, tracker, domain)
+        # Someone who left only an email is asked about being contacted by email, not "at that
+        # number"; the stored consent names the version of the wording they saw.
+        base = "utter_ps_consent"
+        if reachable_by_email_only(tracker.current_slot_values()):
+            base = "utter_ps_consent_email"
+        retry = (tracker.get_slot(FAILURES_SLOT) or 0) > 0
+        dispatcher.utter_message(response=f"{base}_retry" if retry else base)
         # The consent is stored with the moment this exact wording was shown.
-        return events + [SlotSet(CONSENT_SHOWN_SLOT, dt.datetime.now(dt.timezone.utc).isoformat())]
+        return [SlotSet(CONSENT_SHOWN_SLOT, dt.datetime.now(dt.timezone.utc).isoformat())]
 
 
 def _simple_ask(question: str, loved_one_wording: bool = True) -> type[AskPrescreenQuestion]:
@@ -161,6 +176,8 @@ class ValidatePrescreenForm(Action):
         events: list[EventType] = [SlotSet(FAILURES_SLOT, 0)]
         if move.value is not None:
             events.append(SlotSet(question, move.value))
+            events += [SlotSet(other, value)
+                       for other, value in q.settled_by(question, move.value).items()]
         if move.kind == "stop":
             # Ends the form early; action_prescreen_finish reads the outcome.
             events += [SlotSet(OUTCOME_SLOT, move.outcome), SlotSet("requested_slot", None)]
@@ -182,33 +199,31 @@ class ActionPrescreenFinish(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         outcome = tracker.get_slot(OUTCOME_SLOT) or q.COMPLETED
         logger.info("pre-screen finished: outcome=%s", outcome)
+        # A number they typed that is the one they text or call from is verified.
+        channel_phone = await known_phone(tracker)
+        lead = partial_lead_from(tracker, complete=outcome == q.COMPLETED,
+                                 channel_phone=channel_phone)
         if outcome == q.STOPPED:
-            lead = partial_lead_from(tracker)
             if lead is not None:
-                await record_submission(Submission(tracker.sender_id,
-                                                   channel_of(tracker),
-                                                   lead=lead))
+                await service.record(Submission(tracker.sender_id, channel_of(tracker), lead=lead))
             dispatcher.utter_message(response="utter_ps_stopped", **current_profile().reply_slots())
             # Answers stay in the slots, so "get started" later picks up where they left off.
             return [SlotSet(FAILURES_SLOT, 0), SlotSet(OUTCOME_SLOT, None)]
         if outcome == q.SUICIDAL_NOW:
             dispatcher.utter_message(response="utter_ps_suicidal_now")
-            events = await hand_off(dispatcher, tracker, "crisis", CRISIS_PRIORITY,
-                                    partial_lead_from(tracker))
+            events = await hand_off(dispatcher, tracker, "crisis", HandoffPriority.CRISIS, lead)
             return _cleared_answers() + events
         if outcome in (q.WANTS_COUNSELOR, q.STUCK):
-            events = await hand_off(dispatcher, tracker, "request_human", ROUTINE_PRIORITY,
-                                    partial_lead_from(tracker))
+            events = await hand_off(dispatcher, tracker, "request_human",
+                                    HandoffPriority.ROUTINE, lead)
             return _cleared_answers() + events
-        return _cleared_answers() + await self._completed(dispatcher, tracker)
+        return _cleared_answers() + await self._completed(dispatcher, tracker, lead)
 
-    async def _completed(self, dispatcher: CollectingDispatcher,
-                         tracker: Tracker) -> list[EventType]:
-        lead = partial_lead_from(tracker, complete=True)
-        priority = PRIORITY_FOR_ROUTE.get(lead.care_route, ROUTINE_PRIORITY)
-        await record_submission(Submission(
-            tracker.sender_id, channel_of(tracker), lead=lead,
-            handoff=HandoffRequest("prescreen_complete", priority)))
+    async def _completed(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                         lead: LeadDetails) -> list[EventType]:
+        priority = PRIORITY_FOR_ROUTE.get(lead.care_route, HandoffPriority.ROUTINE)
+        if not await record_handoff(tracker, "prescreen_complete", priority, lead):
+            return say_handoff_capped(dispatcher)  # the lead is kept; no counselor asked again
         profile = current_profile()
         now = utc_now()
         name = lead.first_name or "for sharing all that"

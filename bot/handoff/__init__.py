@@ -1,1 +1,1 @@
-"""Handing a conversation to a person: staff notification and resuming the bot afterwards."""
+"""Handing a conversation to a person: recording it (service), texting staff, resuming the bot."""

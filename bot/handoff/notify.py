@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.leads.submission import HandoffPriority
 from bot.messaging.outbound import OutboundSms, Purpose
 
-PRIORITY_LABELS = {0: "urgent", 1: "high", 2: "high"}
+PRIORITY_LABELS = {HandoffPriority.CRISIS: "urgent", HandoffPriority.DETOX_FIRST: "high",
+                   HandoffPriority.HIGHER_LEVEL: "high", HandoffPriority.ROUTINE: "normal"}
 
 
-def staff_text_for(priority: int) -> str:
+def staff_text_for(priority: HandoffPriority) -> str:
     """The whole message: a priority and where to look. No name, number or answer."""
-    label = PRIORITY_LABELS.get(priority, "normal")
-    return f"New admissions handoff, priority {label}: open the console"
+    return f"New admissions handoff, priority {PRIORITY_LABELS[priority]}: open the console"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class NotifyOutcome:
     error: str | None  # None when every on-call number was texted
 
 
-def notify_oncall(priority: int, numbers: tuple[str, ...], outbound: OutboundSms) -> NotifyOutcome:
+def notify_oncall(priority: HandoffPriority, numbers: tuple[str, ...],
+                  outbound: OutboundSms) -> NotifyOutcome:
     """Texts every on-call number (blocking: call it from a worker thread)."""
     if not numbers:
         return NotifyOutcome(0, "no on-call staff numbers configured")

@@ -16,9 +16,10 @@ import csv
 import getpass
 import json
 import sys
+from typing import TextIO
 
 from bot.leads.crypto import new_key
-from bot.leads.database import upgrade
+from bot.leads.database import ensure_schema
 from bot.leads.recording import recorder_from_settings
 from bot.leads.store import EXPORT_COLUMNS
 from bot.settings import load_settings
@@ -35,6 +36,16 @@ def _csv_cell(value) -> str:
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
     return str(value)
+
+
+def _write_export(rows: list[dict], export_format: str, out: TextIO) -> None:
+    if export_format == "json":
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+    else:
+        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     recorder = recorder_from_settings(settings)
     store = recorder.store
+    ensure_schema(store.engine)
     if args.command == "migrate":
-        upgrade(store.engine)
         print("leads database is at the latest schema")
     elif args.command == "forget-deliveries":
         import datetime as dt
@@ -90,29 +101,23 @@ def main(argv: list[str] | None = None) -> int:
         written = recorder.flush()
         print(f"{len(written)} spooled submission(s) written, {len(recorder.spool.pending())} waiting")
     elif args.command == "export":
-        upgrade(store.engine)
         rows = list(store.export_rows(actor=_staff_actor(args.staff)))
-        out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
-        try:
-            if args.format == "json":
-                json.dump(rows, out, indent=2)
-                out.write("\n")
-            else:
-                writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
-                writer.writeheader()
-                writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
-        finally:
-            if args.out:
-                out.close()
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as out:
+                _write_export(rows, args.format, out)
+        else:
+            _write_export(rows, args.format, sys.stdout)
     elif args.command == "handoffs":
-        upgrade(store.engine)
         actor = _staff_actor(args.staff)
         if args.action == "list":
             queue = store.waiting_queue(actor=actor)
             print(f"{len(queue)} waiting")
             for h in queue:
-                print(f"{h.handoff_id}  priority {h.priority}  {h.created_at:%Y-%m-%d %H:%M}  "
-                      f"{h.channel:8} {h.reason:20} {h.care_route or '-':14} {h.first_name or ''}")
+                duplicate = (f"  possible duplicate of lead {h.possible_duplicate_of}"
+                             if h.possible_duplicate_of else "")
+                print(f"{h.handoff_id}  priority {h.priority.name.lower():12}  "
+                      f"{h.created_at:%Y-%m-%d %H:%M}  {h.channel:8} {h.reason:20} "
+                      f"{h.care_route or '-':14} {h.first_name or ''}{duplicate}")
         else:
             if not args.handoff_id:
                 parser.error(f"handoffs {args.action} needs a handoff id")

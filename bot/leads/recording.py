@@ -1,19 +1,18 @@
-"""The one call the actions make: write a submission now, or spool it and write it later.
+"""Writes a submission now, or spools it and writes it later: a lead is never lost.
 
-The person's reply never depends on the database being up.
+The person's reply never depends on the database being up. Called (off the event loop) by
+bot/handoff/service.py, which the actions, the connectors and the staff commands share.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.leads.crypto import MemberIdCipher
-from bot.leads.database import engine_for, upgrade
+from bot.leads.crypto import MemberIdCipher, seal_member_id
+from bot.leads.database import engine_for, ensure_schema
 from bot.leads.spool import LeadSpool
 from bot.leads.store import LeadStore
 from bot.leads.submission import Applied, Submission
@@ -21,51 +20,63 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# How long `flush` (the staff command) waits for another process that is draining the spool.
+FLUSH_WAIT_SECONDS = 30.0
 
-@dataclass
+
 class LeadRecorder:
-    store: LeadStore
-    spool: LeadSpool
-    schema_ready: bool = False
-    _schema_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self, store: LeadStore | Callable[[], LeadStore], spool: LeadSpool,
+                 cipher: MemberIdCipher | None = None):
+        """`store` may be a function that opens it: a database URL that cannot even be parsed
+        must still end in the spool, not in an exception before anything was kept."""
+        self._store = store if isinstance(store, LeadStore) else None
+        self._open_store = None if isinstance(store, LeadStore) else store
+        self._store_lock = threading.Lock()
+        self.spool = spool
+        self._cipher = cipher
+
+    @property
+    def store(self) -> LeadStore:
+        with self._store_lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
 
     def record(self, submission: Submission) -> list[Applied]:
         """Every submission written by this call: spooled ones first, then this one.
 
-        Returns an empty list when the database is down and the submission was spooled.
+        This one is missing from the list when the database failed and it was spooled.
         """
+        # Sealed once, here: the member ID is encrypted in the spool as in the database.
+        submission = seal_member_id(submission, self._cipher)
+        written: list[Applied] = []
         try:
-            self.ensure_schema()
-            written = self.spool.drain(self.store) if self.spool.pending() else []
-            written.append(self.store.apply(submission))
-            return written
-        except SQLAlchemyError as error:
+            store = self.store
+            ensure_schema(store.engine)
+            written = self.spool.drain(store)
+            written.append(store.apply(submission))
+        except Exception as error:  # noqa: BLE001 (any failure below us: keep the lead on disk)
             self.spool.put(submission)
             logger.warning("leads database unavailable (%s); submission spooled",
                            type(error).__name__)
-            return []
+        return written
 
     def flush(self) -> list[Applied]:
         """Writes whatever the spool holds (the `flush-spool` command and tests)."""
-        self.ensure_schema()
-        return self.spool.drain(self.store)
+        ensure_schema(self.store.engine)
+        return self.spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
 
     def ensure_schema(self) -> None:
-        # Migrating on first use lets the embedded SQLite default create itself; a database
-        # that was down at start-up is migrated as soon as it answers.
-        with self._schema_lock:
-            if not self.schema_ready:
-                upgrade(self.store.engine)
-                self.schema_ready = True
+        ensure_schema(self.store.engine)
 
 
 def recorder_from_settings(settings: Settings) -> LeadRecorder:
     return _recorder(settings.database_url, str(settings.lead_spool_dir),
-                     settings.leads_encryption_key)
+                     settings.leads_encryption_key, settings.handoff_cap_per_conversation)
 
 
 @lru_cache(maxsize=4)
-def _recorder(database_url: str, spool_dir: str, key: str | None) -> LeadRecorder:
-    engine = engine_for(database_url)
+def _recorder(database_url: str, spool_dir: str, key: str | None, cap: int) -> LeadRecorder:
     cipher = MemberIdCipher(key) if key else None
-    return LeadRecorder(LeadStore(engine, cipher), LeadSpool(Path(spool_dir)))
+    return LeadRecorder(lambda: LeadStore(engine_for(database_url), cipher, cap),
+                        LeadSpool(Path(spool_dir)), cipher)

@@ -5,8 +5,18 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import declarative_base
 
@@ -22,9 +32,20 @@ def utc_now() -> dt.datetime:
 
 
 class Lead(Base):
-    """One person seeking care (or the loved one asking for them), keyed by phone when known."""
+    """One person seeking care (or the loved one asking for them).
+
+    A conversation keeps updating its own lead. Across conversations only a number the phone
+    channel saw (`phone_verified`) joins them: SMS and voice from one number are one lead.
+    A number merely typed in is not proof of who it belongs to, so it starts a new lead that
+    points at the other (`possible_duplicate_of`) for staff to check.
+    """
 
     __tablename__ = "leads"
+    # At most one lead per verified number (two channels racing to create it: the second
+    # finds the first); typed numbers may repeat.
+    __table_args__ = (Index("uq_leads_verified_phone", "phone_e164", unique=True,
+                            postgresql_where=text("phone_verified"),
+                            sqlite_where=text("phone_verified")),)
     id = Column(String(36), primary_key=True, default=new_id)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
@@ -36,8 +57,12 @@ class Lead(Base):
     for_whom = Column(String(16))
     relationship = Column(String(32))
     first_name = Column(String(64))
-    # E.164; unique so the same person coming back updates their lead.
-    phone_e164 = Column(String(16), unique=True)
+    # E.164.
+    phone_e164 = Column(String(16), index=True)
+    phone_verified = Column(Boolean, nullable=False, default=False, server_default=false())
+    # Another lead with the same phone number, from another conversation: maybe the same
+    # person, maybe someone who typed another's number. Staff decide.
+    possible_duplicate_of = Column(String(36), ForeignKey("leads.id", ondelete="SET NULL"))
     email = Column(String(254))
     state = Column(String(2))
     zip_code = Column(String(5))
@@ -90,7 +115,7 @@ class Handoff(Base):
     conversation_id = Column(String(128), nullable=False, index=True)
     channel = Column(String(32), nullable=False)
     reason = Column(String(32), nullable=False)  # request_human, prescreen_complete, fallback
-    priority = Column(Integer, nullable=False)  # 0 = crisis, seen first
+    priority = Column(Integer, nullable=False)  # a HandoffPriority: 0 = crisis, seen first
     status = Column(String(16), nullable=False, default="waiting")  # waiting, claimed, resolved
     created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
     claimed_at = Column(DateTime(timezone=True))

@@ -1,59 +1,82 @@
 """A durable local spool: submissions wait here, on disk, while the database is unreachable.
 
 Each submission is one JSON file, written to a temporary name, flushed to disk and renamed,
-so a crash leaves either the whole file or none of it. A file is deleted only after the
-database has committed it; if the deletion is lost, the retry is harmless because applying
-a submission twice changes nothing.
+so a crash leaves either the whole file or none of it. Files and directory are private to
+the owner from the moment they exist, and a member ID arrives already encrypted (sealed by
+the recorder). A file is deleted only after the database has committed it; if the deletion
+is lost, the retry is harmless because applying a submission twice changes nothing.
+
+The Rasa server, the action server and the staff commands may all drain the same spool: a
+lock file in the spool directory lets one process drain at a time.
 """
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import logging
 import os
-import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.leads.store import LeadStore
 from bot.leads.submission import Applied, Submission
 
 logger = logging.getLogger(__name__)
 
+LOCK_FILE = ".drain.lock"
+
 
 class LeadSpool:
     def __init__(self, directory: Path):
         self.directory = directory
-        # One drain at a time per process, so a file is not applied by two threads at once.
-        self._drain_lock = threading.Lock()
 
     def put(self, submission: Submission) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._make_directory()
+        if submission.lead is not None and submission.lead.member_id is not None:
+            # Never on disk in plain text: the recorder seals it first; if it did not, drop it.
+            logger.error("lead spool: unsealed member ID dropped")
+            submission = dataclasses.replace(
+                submission, lead=dataclasses.replace(submission.lead, member_id=None))
         # Sortable names keep the oldest submission first when draining.
         name = f"{submission.submitted_at.replace(':', '')}-{submission.submission_id}.json"
         final = self.directory / name
         temporary = self.directory / f".{name}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
+        # 0600 from creation: the file holds someone's answers from its first byte.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(submission.to_json_dict(), handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, final)
-        # Restrict to the owner: the file holds someone's answers.
-        os.chmod(final, 0o600)
+        _fsync_directory(self.directory)
         return final
+
+    def _make_directory(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.directory.stat().st_mode & 0o077:
+            os.chmod(self.directory, 0o700)
 
     def pending(self) -> list[Path]:
         if not self.directory.exists():
             return []
         return sorted(self.directory.glob("*.json"))
 
-    def drain(self, store: LeadStore) -> list[Applied]:
-        """Writes every spooled submission, oldest first; stops at the first database error."""
+    def drain(self, store: LeadStore, wait_seconds: float = 0.0) -> list[Applied]:
+        """Writes every spooled submission, oldest first; stops at the first database error.
+
+        When another thread or process is draining, waits up to `wait_seconds` for it, then
+        leaves the spool to it (returns nothing).
+        """
         applied: list[Applied] = []
-        if not self._drain_lock.acquire(blocking=False):
+        if not self.pending():
             return applied
-        try:
-            for path in self.pending():
+        with self._drain_lock(wait_seconds) as held:
+            if not held:
+                return applied
+            for path in self.pending():  # listed under the lock: nobody else is writing them
                 try:
                     submission = Submission.from_json_dict(
                         json.loads(path.read_text(encoding="utf-8")))
@@ -64,11 +87,42 @@ class LeadSpool:
                     continue
                 try:
                     applied.append(store.apply(submission))
-                except SQLAlchemyError:
-                    logger.warning("lead spool: database still unavailable, %d waiting",
-                                   len(self.pending()))
+                except Exception as error:  # noqa: BLE001 (still failing: try again later)
+                    logger.warning("lead spool: database still unavailable (%s), %d waiting",
+                                   type(error).__name__, len(self.pending()))
                     break
                 path.unlink()
-        finally:
-            self._drain_lock.release()
         return applied
+
+    @contextmanager
+    def _drain_lock(self, wait_seconds: float) -> Iterator[bool]:
+        """flock on a file in the spool: one drainer across threads and processes.
+
+        Each call opens its own descriptor, so two threads of one process exclude each other
+        as two processes do.
+        """
+        self._make_directory()
+        descriptor = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(0.05)
+            yield True
+        finally:
+            os.close(descriptor)  # closing releases the lock
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename itself survives a power cut only once the directory is on disk.
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,26 +1,40 @@
 """Reads and writes the leads database: one Session per unit of work, 2.0-style queries.
 
-Every method is synchronous and quick; the actions call them through `asyncio.to_thread`
-so the action server's event loop never waits on the database.
+Every method is synchronous and quick; callers run them through `asyncio.to_thread` (see
+bot/handoff/service.py) so no event loop ever waits on the database.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.leads.crypto import MemberIdCipher
-from bot.leads.schema import AuditEvent, Consent, Handoff, Lead, PrescreenAnswer, utc_now
-from bot.leads.submission import Applied, LeadDetails, Submission
+from bot.leads.crypto import MemberIdCipher, seal_member_id
+from bot.leads.schema import (
+    AuditEvent,
+    Consent,
+    Handoff,
+    Lead,
+    PrescreenAnswer,
+    new_id,
+    utc_now,
+)
+from bot.leads.submission import Applied, HandoffPriority, LeadDetails, Submission
 
 WAITING, CLAIMED, RESOLVED = "waiting", "claimed", "resolved"
 OPEN_STATUSES = (WAITING, CLAIMED)
+# The window the per-conversation handoff cap counts over.
+HANDOFF_CAP_WINDOW = dt.timedelta(hours=24)
+# The pre-screen stores substances under its slot name (bot.prescreen.questions.SUBSTANCES);
+# tests/test_leads_cli.py checks every export column against a real pre-screen.
+SUBSTANCES_ANSWER = "ps_substances"
 
 # LeadDetails fields copied straight onto the lead row when the person gave them.
 _LEAD_COLUMNS = ("for_whom", "relationship", "first_name", "phone_e164", "email", "state",
@@ -31,7 +45,8 @@ EXPORT_COLUMNS = ("lead_id", "created_at", "updated_at", "channel", "status", "f
                   "relationship", "first_name", "phone", "email", "state", "zip_code",
                   "age_group", "substances", "insurance_carrier", "care_route", "care_reasons",
                   "best_time", "voicemail_ok", "text_ok", "discreet", "handoff_status",
-                  "consent_contact", "consent_privacy")
+                  "consent_contact", "consent_privacy", "phone_verified",
+                  "possible_duplicate_of")
 
 
 class HandoffNotFound(LookupError):
@@ -41,7 +56,7 @@ class HandoffNotFound(LookupError):
 @dataclass(frozen=True)
 class QueuedHandoff:
     handoff_id: str
-    priority: int
+    priority: HandoffPriority
     reason: str
     status: str
     channel: str
@@ -50,21 +65,34 @@ class QueuedHandoff:
     lead_id: str | None
     first_name: str | None
     care_route: str | None
+    possible_duplicate_of: str | None = None
+
+
+@dataclass(frozen=True)
+class _HandoffOutcome:
+    handoff_id: str | None = None
+    is_new: bool = False
+    priority: HandoffPriority | None = None
+    capped: bool = False
 
 
 class LeadStore:
-    def __init__(self, engine: Engine, cipher: MemberIdCipher | None = None):
+    def __init__(self, engine: Engine, cipher: MemberIdCipher | None = None,
+                 handoff_cap_per_conversation: int | None = None):
         self.engine = engine
         self._cipher = cipher
+        # New handoffs one conversation may open per HANDOFF_CAP_WINDOW (None: no cap).
+        self._handoff_cap = handoff_cap_per_conversation
 
     # --- written by the assistant -------------------------------------------------------------
 
     def apply(self, submission: Submission, actor: str = "assistant") -> Applied:
         """Writes a submission; applying the same one again changes nothing."""
+        submission = seal_member_id(submission, self._cipher)
         try:
             return self._apply_once(submission, actor)
         except IntegrityError:
-            # Two conversations with the same phone raced to create the lead: the second now
+            # Two channels raced to create the lead for one verified number: the second now
             # finds the first's row and updates it.
             return self._apply_once(submission, actor)
 
@@ -73,18 +101,20 @@ class LeadStore:
             lead_id = None
             if submission.lead is not None:
                 lead_id = self._upsert_lead(session, submission, submission.lead, actor)
-            handoff_id, is_new = None, False
+            handoff = _HandoffOutcome()
             if submission.handoff is not None:
-                handoff_id, is_new = self._open_handoff(session, submission, lead_id, actor)
-            return Applied(lead_id, handoff_id, is_new)
+                handoff = self._open_handoff(session, submission, lead_id, actor)
+            return Applied(submission.submission_id, lead_id, handoff.handoff_id,
+                           handoff.is_new, handoff.priority, handoff.capped)
 
     def _upsert_lead(self, session: Session, submission: Submission, details: LeadDetails,
                      actor: str) -> str:
-        lead = self._existing_lead(session, submission.conversation_id, details.phone_e164)
+        lead = self._existing_lead(session, submission.conversation_id, details)
         now = utc_now()
         if lead is None:
-            lead = Lead(channel=submission.channel, conversation_id=submission.conversation_id,
-                        created_at=now, status=details.status)
+            lead = Lead(id=new_id(), channel=submission.channel,
+                        conversation_id=submission.conversation_id, created_at=now,
+                        status=details.status, phone_verified=False)
             session.add(lead)
             action = "create"
         else:
@@ -99,10 +129,16 @@ class LeadStore:
             value = getattr(details, column)
             if value is not None:
                 setattr(lead, column, value)
+        if details.phone_verified and details.phone_e164:
+            lead.phone_verified = True
         if details.care_reasons:
             lead.care_reasons = json.dumps(list(details.care_reasons))
-        if details.member_id and self._cipher is not None:
-            lead.member_id_encrypted = self._cipher.encrypt(details.member_id)
+        if details.member_id_sealed:
+            lead.member_id_encrypted = details.member_id_sealed.encode("ascii")
+        if lead.phone_e164 and lead.possible_duplicate_of is None:
+            lead.possible_duplicate_of = session.scalar(
+                select(Lead.id).where(Lead.phone_e164 == lead.phone_e164, Lead.id != lead.id)
+                .order_by(Lead.created_at).limit(1))
         session.flush()
         self._save_answers(session, lead.id, details.answers, now)
         self._save_consents(session, lead.id, details, submission.channel)
@@ -110,17 +146,23 @@ class LeadStore:
         return lead.id
 
     @staticmethod
-    def _existing_lead(session: Session, conversation_id: str, phone: str | None) -> Lead | None:
-        if phone:
-            lead = session.execute(select(Lead).where(Lead.phone_e164 == phone)).scalar_one_or_none()
+    def _existing_lead(session: Session, conversation_id: str,
+                       details: LeadDetails) -> Lead | None:
+        phone = details.phone_e164
+        if phone and details.phone_verified:
+            # The number the person texts or calls from: the same person on any channel.
+            lead = session.execute(select(Lead).where(
+                Lead.phone_e164 == phone, Lead.phone_verified.is_(True))).scalar_one_or_none()
             if lead is not None:
                 return lead
-        # Same conversation, no phone given yet (or a different one): the same person.
+        # The same conversation is the same person, unless they now give another number. A
+        # typed number found on another conversation's lead is never merged into it: anyone
+        # can type anyone's number.
+        query = select(Lead).where(Lead.conversation_id == conversation_id)
+        if phone:
+            query = query.where((Lead.phone_e164.is_(None)) | (Lead.phone_e164 == phone))
         return session.execute(
-            select(Lead).where(Lead.conversation_id == conversation_id,
-                               or_(Lead.phone_e164.is_(None), Lead.phone_e164 == phone))
-            .order_by(Lead.updated_at.desc()).limit(1)
-        ).scalar_one_or_none()
+            query.order_by(Lead.updated_at.desc()).limit(1)).scalar_one_or_none()
 
     @staticmethod
     def _save_answers(session: Session, lead_id: str, answers: dict[str, Any],
@@ -157,9 +199,8 @@ class LeadStore:
                                     wording_version=consent.wording_version, channel=channel,
                                     recorded_at=recorded_at))
 
-    @staticmethod
-    def _open_handoff(session: Session, submission: Submission, lead_id: str | None,
-                      actor: str) -> tuple[str, bool]:
+    def _open_handoff(self, session: Session, submission: Submission, lead_id: str | None,
+                      actor: str) -> _HandoffOutcome:
         request = submission.handoff
         open_handoff = session.execute(
             select(Handoff).where(Handoff.conversation_id == submission.conversation_id,
@@ -167,19 +208,26 @@ class LeadStore:
         ).scalars().first()
         if open_handoff is not None:
             # One open handoff per conversation; a more urgent reason moves it up the queue.
-            open_handoff.priority = min(open_handoff.priority, request.priority)
+            open_handoff.priority = min(open_handoff.priority, int(request.priority))
             open_handoff.lead_id = open_handoff.lead_id or lead_id
-            return open_handoff.id, False
+            return _HandoffOutcome(open_handoff.id, False, HandoffPriority(open_handoff.priority))
+        submitted_at = dt.datetime.fromisoformat(submission.submitted_at)
+        # A crisis is never capped: it always reaches a person.
+        if self._handoff_cap is not None and request.priority != HandoffPriority.CRISIS:
+            recent = session.scalar(select(func.count()).select_from(Handoff).where(
+                Handoff.conversation_id == submission.conversation_id,
+                Handoff.created_at > submitted_at - HANDOFF_CAP_WINDOW))
+            if recent >= self._handoff_cap:
+                return _HandoffOutcome(capped=True)
         handoff = Handoff(lead_id=lead_id, conversation_id=submission.conversation_id,
                           channel=submission.channel, reason=request.reason,
-                          priority=request.priority, status=WAITING,
-                          created_at=dt.datetime.fromisoformat(submission.submitted_at),
-                          notify_attempts=0)
+                          priority=int(request.priority), status=WAITING,
+                          created_at=submitted_at, notify_attempts=0)
         session.add(handoff)
         session.flush()
         session.add(AuditEvent(actor=actor, action="create", entity="handoff",
                                entity_id=handoff.id))
-        return handoff.id, True
+        return _HandoffOutcome(handoff.id, True, request.priority)
 
     def record_notification(self, handoff_id: str, attempts: int, error: str | None) -> None:
         with Session(self.engine, future=True) as session, session.begin():
@@ -202,10 +250,11 @@ class LeadStore:
                 .order_by(Handoff.priority, Handoff.created_at)
             ).all()
             session.add(AuditEvent(actor=actor, action="read", entity="handoff_queue"))
-            return [QueuedHandoff(h.id, h.priority, h.reason, h.status, h.channel,
-                                  h.conversation_id, h.created_at, h.lead_id,
+            return [QueuedHandoff(h.id, HandoffPriority(h.priority), h.reason, h.status,
+                                  h.channel, h.conversation_id, h.created_at, h.lead_id,
                                   lead.first_name if lead else None,
-                                  lead.care_route if lead else None)
+                                  lead.care_route if lead else None,
+                                  lead.possible_duplicate_of if lead else None)
                     for h, lead in rows]
 
     def claim(self, handoff_id: str, staff: str) -> None:
@@ -230,9 +279,13 @@ class LeadStore:
                                    entity_id=handoff_id))
 
     def callback_time_of(self, phone_e164: str) -> str | None:
-        """When the person with this number said a counselor should call, if they said."""
+        """When the person calling from this number said a counselor should call, if they said.
+
+        Only the lead of the verified number counts: someone else may have typed it.
+        """
         with Session(self.engine, future=True) as session:
-            return session.scalar(select(Lead.best_time).where(Lead.phone_e164 == phone_e164))
+            return session.scalar(select(Lead.best_time).where(
+                Lead.phone_e164 == phone_e164, Lead.phone_verified.is_(True)))
 
     def conversation_of(self, handoff_id: str) -> str:
         with Session(self.engine, future=True) as session:
@@ -261,13 +314,15 @@ class LeadStore:
             "status": lead.status, "for_whom": lead.for_whom, "relationship": lead.relationship,
             "first_name": lead.first_name, "phone": lead.phone_e164, "email": lead.email,
             "state": lead.state, "zip_code": lead.zip_code, "age_group": lead.age_group,
-            "substances": answers.get("substances") or [],
+            "substances": answers.get(SUBSTANCES_ANSWER) or [],
             "insurance_carrier": lead.insurance_carrier, "care_route": lead.care_route,
             "care_reasons": json.loads(lead.care_reasons) if lead.care_reasons else [],
             "best_time": lead.best_time, "voicemail_ok": lead.voicemail_ok,
             "text_ok": lead.text_ok, "discreet": lead.discreet,
             "handoff_status": handoff_status,
             "consent_contact": consents.get("contact"), "consent_privacy": consents.get("privacy"),
+            "phone_verified": lead.phone_verified,
+            "possible_duplicate_of": lead.possible_duplicate_of,
         }
 
     def member_id_of(self, lead_id: str, actor: str) -> str | None:

@@ -1,8 +1,9 @@
 """What a conversation hands to the leads database: plain data that also survives a trip to disk.
 
-A `Submission` is built by the actions, written by `LeadStore.apply`, and, when the database
-is down, kept in the spool as JSON until it can be written. Applying the same submission twice
-leaves the database as applying it once, which is what makes the spool safe to retry.
+A `Submission` is built by the actions and the connectors, written by `LeadStore.apply`, and,
+when the database is down, kept in the spool as JSON until it can be written. Applying the
+same submission twice leaves the database as applying it once, which is what makes the spool
+safe to retry.
 """
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
+
+
+class HandoffPriority(IntEnum):
+    """Where a handoff waits in the counselors' queue: the lowest value is seen first."""
+
+    CRISIS = 0
+    DETOX_FIRST = 1
+    HIGHER_LEVEL = 2
+    ROUTINE = 3
 
 
 @dataclass(frozen=True)
@@ -28,12 +39,18 @@ class LeadDetails:
     relationship: str | None = None
     first_name: str | None = None
     phone_e164: str | None = None
+    # True when the phone is the number the person is texting or calling from (the channel
+    # saw it); only such a number joins conversations into one lead.
+    phone_verified: bool = False
     email: str | None = None
     state: str | None = None
     zip_code: str | None = None
     age_group: str | None = None
     insurance_carrier: str | None = None
+    # Plain text only between the person's answer and `seal_member_id`, which replaces it
+    # with `member_id_sealed` (a Fernet token) before the submission reaches disk or database.
     member_id: str | None = None
+    member_id_sealed: str | None = None
     best_time: str | None = None
     voicemail_ok: bool | None = None
     text_ok: bool | None = None
@@ -48,7 +65,7 @@ class LeadDetails:
 @dataclass(frozen=True)
 class HandoffRequest:
     reason: str  # "request_human", "prescreen_complete", "fallback", "crisis"
-    priority: int  # 0 is seen first
+    priority: HandoffPriority
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,10 @@ class Submission:
     )
 
     def to_json_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.handoff is not None:
+            data["handoff"]["priority"] = int(self.handoff.priority)
+        return data
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> Submission:
@@ -77,15 +97,21 @@ class Submission:
         handoff = data.get("handoff")
         return cls(
             conversation_id=data["conversation_id"], channel=data["channel"], lead=lead,
-            handoff=HandoffRequest(**handoff) if handoff else None,
+            handoff=HandoffRequest(handoff["reason"], HandoffPriority(handoff["priority"]))
+            if handoff else None,
             submission_id=data["submission_id"], submitted_at=data["submitted_at"],
         )
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What writing a submission did: the ids, and whether a new handoff needs staff notified."""
+    """What writing one submission did: the ids, and whether staff need a text about it."""
 
+    submission_id: str
     lead_id: str | None
     handoff_id: str | None
     handoff_is_new: bool
+    # The handoff's place in the queue after this submission (a crisis moves it up).
+    handoff_priority: HandoffPriority | None = None
+    # True when a handoff was asked for but not created: the conversation reached the cap.
+    handoff_capped: bool = False

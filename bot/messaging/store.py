@@ -7,7 +7,6 @@ recognised, and a STOP must hold for good).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from functools import lru_cache
 
 from sqlalchemy import delete, select
@@ -15,9 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.leads.database import engine_for, upgrade
+from bot.leads.database import engine_for, ensure_schema
 from bot.leads.schema import ConversationContact, InboundDelivery, SmsOptOut, utc_now
-
 
 # Conversation ids whose number is already stored. An id always maps to the same number (it
 # is derived from it), so after the first message of a conversation the write can be skipped.
@@ -27,15 +25,10 @@ _KNOWN_CONTACTS_LIMIT = 50_000
 class MessagingStore:
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._schema_ready = False
-        self._schema_lock = threading.Lock()
         self._known_contacts: set[str] = set()
 
     def ensure_schema(self) -> None:
-        with self._schema_lock:
-            if not self._schema_ready:
-                upgrade(self.engine)
-                self._schema_ready = True
+        ensure_schema(self.engine)
 
     def _session(self) -> Session:
         self.ensure_schema()

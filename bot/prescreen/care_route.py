@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.leads.submission import HandoffPriority
 from bot.prescreen.answers import OPIOIDS, WITHDRAWAL_DANGEROUS, PrescreenAnswers
 
 EMERGENCY = "emergency"
@@ -14,8 +15,12 @@ HIGHER_LEVEL = "higher_level"
 IOP_CANDIDATE = "iop_candidate"
 OUTPATIENT = "outpatient"
 
-# Handoff priority follows the route: lower number, seen first.
-PRIORITY_FOR_ROUTE = {EMERGENCY: 0, DETOX_FIRST: 1, HIGHER_LEVEL: 2, IOP_CANDIDATE: 3, OUTPATIENT: 3}
+# Handoff priority follows the route.
+PRIORITY_FOR_ROUTE = {
+    EMERGENCY: HandoffPriority.CRISIS, DETOX_FIRST: HandoffPriority.DETOX_FIRST,
+    HIGHER_LEVEL: HandoffPriority.HIGHER_LEVEL, IOP_CANDIDATE: HandoffPriority.ROUTINE,
+    OUTPATIENT: HandoffPriority.ROUTINE,
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +50,8 @@ def _route_for(answers: PrescreenAnswers) -> CareRoute:
     if answers.uses_daily is False:
         return CareRoute(
             OUTPATIENT,
-            ("not using daily and no withdrawal risk reported: standard outpatient may fit; "
-             "confirm with the full assessment",),
+            (("not using daily and no withdrawal risk reported: standard outpatient may fit; "
+              "confirm with the full assessment"),),
         )
     return CareRoute(
         IOP_CANDIDATE,

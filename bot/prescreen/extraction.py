@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import spacy
 import yaml
-from spacy.language import Language
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 PATTERNS_DIR = Path(__file__).resolve().parent / "patterns"
 SUBSTANCE_LABEL = "SUBSTANCE"
@@ -33,6 +35,10 @@ def _ruler_patterns(path: Path, label: str, nlp: Language) -> list[dict]:
 
 @lru_cache(maxsize=1)
 def extraction_pipeline() -> Language:
+    # Imported on first use: the Rasa server reads slot names from bot.prescreen.questions
+    # (bot/prescreen/lead.py) and never extracts, so it need not load spaCy.
+    import spacy
+
     nlp = spacy.blank("en")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(

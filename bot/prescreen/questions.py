@@ -7,8 +7,9 @@ Rasa, so the whole decision table is tested as plain functions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bot.prescreen import validation as v
 from bot.prescreen.extraction import insurer_in, substances_in
@@ -142,6 +143,7 @@ def _age(text: str, _context: AnswerContext) -> str | None:
 
 
 def _location(text: str, _context: AnswerContext) -> dict | None:
+    # A ZIP code alone is an answer: it names the state ("60601" -> IL).
     state = v.parse_state(text)
     return {"state": state, "zip": v.parse_zip(text)} if state else None
 
@@ -256,7 +258,25 @@ def _phone(text: str, context: AnswerContext) -> dict | None:
     if context.known_phone and v.parse_yes_no(text) is True:
         return {"phone": context.known_phone, "email": email}
     phone = v.parse_us_phone(re.sub(r"\S+@\S+", " ", text))
-    return {"phone": phone, "email": email} if phone else None
+    # An email alone is a way to reach them too: kept, with no phone.
+    return {"phone": phone, "email": email} if phone or email else None
+
+
+def reached_by_email_only(phone_answer: Any) -> bool:
+    """True when the answer to the phone question was an email and no number."""
+    return (isinstance(phone_answer, dict) and not phone_answer.get("phone")
+            and bool(phone_answer.get("email")))
+
+
+def settled_by(question: str, value: Any) -> dict[str, Any]:
+    """Later questions an answer makes moot, with the value to store for them.
+
+    With only an email there is no call to time and no voicemail or text to allow, so the
+    contact-preferences question is skipped.
+    """
+    if question == PHONE and reached_by_email_only(value):
+        return {CONTACT_PREFS: SKIPPED}
+    return {}
 
 
 _TIMES = re.compile(r"\b(morning|mornings|afternoon|afternoons|evening|evenings|night|nights|"
@@ -277,7 +297,9 @@ def _contact_prefs(text: str, _context: AnswerContext) -> dict | None:
     says_ok = bool(re.search(r"\b(ok|okay|fine|sure|yes|either)\b", plain))
     if not times and not (discreet or no_voicemail or no_text or says_ok):
         return None
-    return {"best_time": ", ".join(dict.fromkeys(times)) or "any time",
+    # No time named is an unknown time (None), not "any time": a counselor, or the voice line's
+    # callback question, still asks.
+    return {"best_time": ", ".join(dict.fromkeys(times)) or None,
             "voicemail_ok": not no_voicemail, "text_ok": not no_text, "discreet": discreet}
 
 

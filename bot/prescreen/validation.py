@@ -133,7 +133,7 @@ def parse_age_group(text: str | None) -> str | None:
 
 
 def parse_state(text: str | None) -> str | None:
-    """Two-letter code from "IL", "illinois" or "Springfield, IL 62701"."""
+    """Two-letter code from "IL", "illinois", "Springfield, IL 62701" or a ZIP code alone."""
     cleaned = _clean(text)
     for name, code in sorted(_STATE_BY_NAME.items(), key=lambda item: -len(item[0])):
         if re.search(rf"\b{name}\b", cleaned):
@@ -144,7 +144,22 @@ def parse_state(text: str | None) -> str | None:
     # codes that are not ordinary words count.
     codes = [t.upper() for t in re.findall(r"\b[a-z]{2}\b", cleaned) if t.upper() in US_STATES]
     unambiguous = [c for c in codes if c not in {"IN", "ME", "OR", "OK", "HI", "DE", "LA", "PA"}]
-    return unambiguous[-1] if unambiguous else None
+    if unambiguous:
+        return unambiguous[-1]
+    return state_of_zip(parse_zip(text))
+
+
+def state_of_zip(zip_code: str | None) -> str | None:
+    """The state a US ZIP code is in ("60601" -> "IL"), from the USPS data `zipcodes` bundles.
+
+    None for a ZIP that does not exist, or one outside the states (military APO/FPO).
+    """
+    if zip_code is None:
+        return None
+    import zipcodes  # loads its ZIP table on import: only when a ZIP is given
+
+    state = next((z["state"] for z in zipcodes.matching(zip_code)), None)
+    return state if state in US_STATES else None
 
 
 def parse_zip(text: str | None) -> str | None:

@@ -1,8 +1,7 @@
-"""Alembic environment: runs migrations on the URL (or connection) that bot.leads.database gives."""
+"""Alembic environment: runs migrations on the connection that bot.leads.database gives."""
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
 from bot.leads.schema import Base
 
@@ -12,16 +11,8 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-        return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), future=True)
-    with engine.connect() as connection:
-        _run(connection)
-    engine.dispose()
-
-
-def _run(connection) -> None:
+    if connection is None:
+        raise SystemExit("run migrations with `python -m bot.leads migrate`")
     # render_as_batch lets SQLite alter tables by copying them, as it cannot ALTER in place.
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite")

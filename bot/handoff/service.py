@@ -1,0 +1,81 @@
+"""Records what a conversation produced (a lead, a handoff) and tells on-call staff.
+
+The one path shared by the action server (bot/actions), the Rasa server (connectors) and the
+staff commands. It imports nothing from Rasa, so a connector that records a callback time or
+raises a handoff to crisis does not load the actions package (spaCy, TensorFlow), and every
+process writes and drains the spool the same way (bot/leads/recording.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.handoff.notify import notify_oncall
+from bot.leads.recording import LeadRecorder, recorder_from_settings
+from bot.leads.submission import Applied, HandoffPriority, Submission
+from bot.messaging.twilio_api import outbound_from_settings
+from bot.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+# Background staff notifications, kept referenced so they are not garbage-collected mid-retry.
+_notifications: set[asyncio.Task] = set()
+
+
+def current_recorder() -> LeadRecorder:
+    return recorder_from_settings(load_settings())
+
+
+async def record(submission: Submission, notify_existing: bool = False) -> list[Applied]:
+    """Writes (or spools) the submission off the event loop, then texts staff in the background.
+
+    Returns what was written: spooled submissions that went in with it first, this one last
+    (missing when the database was down and it waits in the spool). Staff are texted about
+    every new handoff among them. `notify_existing` texts them about this submission's
+    already-waiting handoff too: a crisis message from someone waiting for a counselor must
+    reach a person, not only move up the queue.
+    """
+    applied = await asyncio.to_thread(current_recorder().record, submission)
+    for result in applied:
+        own = result.submission_id == submission.submission_id
+        if result.handoff_id and (result.handoff_is_new or (notify_existing and own)):
+            # (Not `priority or ROUTINE`: CRISIS is 0, and falsy.)
+            priority = result.handoff_priority
+            notify_staff_in_background(
+                result.handoff_id, HandoffPriority.ROUTINE if priority is None else priority)
+        if result.handoff_capped:
+            logger.warning("handoff cap reached for a conversation: no new handoff, no staff text")
+    logger.info("submission recorded: written=%d spooled=%s", len(applied),
+                not any(r.submission_id == submission.submission_id for r in applied))
+    return applied
+
+
+def outcome_of(submission: Submission, applied: list[Applied]) -> Applied | None:
+    """What writing this submission did; None while it waits in the spool."""
+    return next((a for a in applied if a.submission_id == submission.submission_id), None)
+
+
+def notify_staff_in_background(handoff_id: str, priority: HandoffPriority) -> None:
+    """The person's reply never waits for Twilio (retries can take seconds)."""
+    task = asyncio.create_task(_notify_staff(handoff_id, priority))
+    _notifications.add(task)
+    task.add_done_callback(_notifications.discard)
+
+
+async def notifications_settled() -> None:
+    """Waits for every staff text started so far (tests, and a clean shutdown)."""
+    while _notifications:
+        await asyncio.gather(*list(_notifications), return_exceptions=True)
+
+
+async def _notify_staff(handoff_id: str, priority: HandoffPriority) -> None:
+    settings = load_settings()
+    try:
+        outcome = await asyncio.to_thread(notify_oncall, priority, settings.oncall_staff_numbers,
+                                          outbound_from_settings(settings))
+        await asyncio.to_thread(current_recorder().store.record_notification, handoff_id,
+                                outcome.attempts, outcome.error)
+        logger.info("staff notification: handoff=%s ok=%s attempts=%d", handoff_id,
+                    outcome.error is None, outcome.attempts)
+    except Exception:  # the person's conversation must never see this fail
+        logger.exception("staff notification failed: handoff=%s", handoff_id)
