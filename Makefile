@@ -22,7 +22,7 @@ export TF_INTRA_OP_PARALLELISM_THREADS := 2
 # so requests running side by side do not fight over the two cores.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: help install train run chat test validate unit conversations nlu-report bench clean
+.PHONY: help install train run chat test lint validate unit conversations nlu-report bench clean
 
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
@@ -59,6 +59,10 @@ run: $(MODEL)
 chat: $(STAMP)
 	$(PY) -m scripts.chat
 
+# Lint first, as Rasa's reference assistants do in CI: a lint failure is as red as a test.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot connectors scripts tests
+
 validate: $(STAMP)
 	$(RASA) data validate $(RASA_PATHS)
 
@@ -70,7 +74,7 @@ conversations: $(MODEL)
 	  --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -m stack -q
 
-test: validate unit conversations
+test: lint validate unit conversations
 
 nlu-report: $(STAMP)
 	$(PY) -m scripts.nlu_report

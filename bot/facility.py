@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")))
+_DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+                       strict=True))
 
 
 class FacilityProfileError(ValueError):
@@ -66,7 +67,7 @@ class FacilityProfile:
         return None
 
     def callback_phrase(self, now: dt.datetime, best_time: str | None = None) -> str:
-        """"tomorrow from 8am Central time (you said evenings suit you)", for after-hours replies."""
+        """"tomorrow from 8am Central time, aiming for evenings as you asked": after hours."""
         opening = self.next_opening(now)
         if opening is None:
             when = f"as soon as admissions opens (call {self.helpline_phone})"
@@ -96,7 +97,8 @@ class FacilityProfile:
                 groups.append((day, day, hours))
         parts = []
         for first, last, hours in groups:
-            days = _DAY_LABELS[first] if first == last else f"{_DAY_LABELS[first]}-{_DAY_LABELS[last]}"
+            days = (_DAY_LABELS[first] if first == last
+                    else f"{_DAY_LABELS[first]}-{_DAY_LABELS[last]}")
             parts.append(f"{days} {_clock(hours.opens)}-{_clock(hours.closes)}")
         return f"{', '.join(parts)} {self.timezone_label}" if parts else "by appointment"
 
@@ -122,7 +124,8 @@ class FacilityProfile:
             "facility_detox_note": (
                 "We offer medically supervised detox here before IOP starts."
                 if self.detox_on_site
-                else "We don't provide detox on site, but a counselor can help you arrange it first."
+                else "We don't provide detox on site, but a counselor can help you arrange it "
+                "first."
             ),
             "facility_medication_note": (
                 "Our program can include medication for addiction treatment, "

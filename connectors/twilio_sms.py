@@ -23,17 +23,23 @@ from sanic.response import HTTPResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.facility import cached_profile
+from bot.log_redaction import remember_sensitive
 from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.outbound import Purpose
 from bot.messaging.segments import split_for_sms
 from bot.messaging.twilio_api import outbound_from_settings
-from bot.log_redaction import remember_sensitive
 from connectors.limits import text_for_nlu
-from connectors.safety import crisis_in, with_crisis_reply
 from connectors.replies import channel_reply
+from connectors.safety import crisis_in, with_crisis_reply
 from connectors.twilio_common import (
-    NamedCollectingOutputChannel, TwilioChannelConfig, add_health_route, caller_of,
-    conversation_for, form_value, genuine_request_config, is_first_delivery,
+    NamedCollectingOutputChannel,
+    TwilioChannelConfig,
+    add_health_route,
+    caller_of,
+    conversation_for,
+    form_value,
+    genuine_request_config,
+    is_first_delivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,7 +166,8 @@ class TwilioSmsInput(InputChannel):
         except Exception as error:
             # What was said before the failure goes out (a crisis reply among it, if any).
             logger.error("sms: the assistant failed on a message (%s)", type(error).__name__)
-            return twiml(*texts_of(collector.messages), channel_reply("utter_channel_error")["text"])
+            return twiml(*texts_of(collector.messages),
+                         channel_reply("utter_channel_error")["text"])
         return twiml(*texts_of(collector.messages))
 
 

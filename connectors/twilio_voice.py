@@ -32,10 +32,10 @@ from bot.facility import cached_profile
 from bot.handoff import service
 from bot.leads.recording import recorder_from_settings
 from bot.leads.submission import LeadDetails, Submission
+from bot.log_redaction import remember_sensitive
 from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
 from bot.prescreen.lead import lead_from_slots, with_channel_phone
-from bot.log_redaction import remember_sensitive
 from bot.settings import load_settings
 from connectors.limits import text_for_nlu
 from connectors.replies import channel_reply

@@ -28,10 +28,13 @@ from sanic.response import HTTPResponse
 
 from bot.local_secrets import conversation_id_secret
 from bot.log_redaction import remember_sensitive
-from bot.messaging.pseudonym import issue_web_conversation_id, is_issued_web_conversation_id
+from bot.messaging.pseudonym import is_issued_web_conversation_id, issue_web_conversation_id
 from bot.settings import load_settings
 from connectors.limits import (
-    client_address, per_address_limiter, per_conversation_limiter, text_for_nlu,
+    client_address,
+    per_address_limiter,
+    per_conversation_limiter,
+    text_for_nlu,
 )
 from connectors.replies import channel_reply
 from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply

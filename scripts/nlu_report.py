@@ -99,7 +99,8 @@ def main() -> int:
                 fixed_model_name=f"fold{fold}", domain=str(BOT_DIR / "domain"),
             )
             texts = [examples[i].get("text") for i in test_index]
-            for i, (label, ranking) in zip(test_index, asyncio.run(_predict(model, texts))):
+            predictions = asyncio.run(_predict(model, texts))
+            for i, (label, ranking) in zip(test_index, predictions, strict=True):
                 rankings[i] = ranking
                 predicted[i] = _scored_label(gold[i], label)
             print(f"fold {fold}/{args.folds} done ({time.monotonic() - started:.0f}s)", flush=True)
@@ -110,17 +111,18 @@ def main() -> int:
     )
     accuracy = accuracy_score(gold, predicted)
     macro_f1 = float(sum(f1) / len(f1))
-    print(f"\n{args.folds}-fold cross-validation over {len(examples)} examples, {len(labels)} labels")
+    print(f"\n{args.folds}-fold cross-validation over {len(examples)} examples, "
+          f"{len(labels)} labels")
     print(f"{'label':28} {'precision':>9} {'recall':>7} {'f1':>6} {'n':>4}")
-    for row in zip(labels, precision, recall, f1, support):
+    for row in zip(labels, precision, recall, f1, support, strict=True):
         flag = "  <-- below target" if row[3] < TARGET_TOPIC_F1 else ""
         print(f"{row[0]:28} {row[1]:9.3f} {row[2]:7.3f} {row[3]:6.3f} {row[4]:4d}{flag}")
-    worst = min(zip(f1, labels))
+    worst = min(zip(f1, labels, strict=True))
     print(f"\nintent accuracy (topic-level): {accuracy:.3f}")
     print(f"macro-F1: {macro_f1:.3f} (target >= {TARGET_MACRO_F1})")
     print(f"lowest topic F1: {worst[0]:.3f} ({worst[1]}) (target >= {TARGET_TOPIC_F1})")
     confusions: dict[str, int] = {}
-    for g, p in zip(gold, predicted):
+    for g, p in zip(gold, predicted, strict=True):
         if g != p:
             confusions[f"{g} -> {p}"] = confusions.get(f"{g} -> {p}", 0) + 1
     print("most frequent confusions:", ", ".join(
@@ -132,16 +134,17 @@ def main() -> int:
     Path(args.out).write_text(json.dumps({
         "folds": args.folds, "examples": len(examples), "accuracy": accuracy, "macro_f1": macro_f1,
         "holdout": holdout,
-        "per_label": {l: {"precision": p, "recall": r, "f1": f, "support": int(s)}
-                      for l, p, r, f, s in zip(labels, precision, recall, f1, support)},
+        "per_label": {label: {"precision": p, "recall": r, "f1": f, "support": int(s)}
+                      for label, p, r, f, s in zip(labels, precision, recall, f1, support,
+                                                   strict=True)},
         # Training examples only (written by the team, no one's messages), so the text is kept
         # to make the confusions readable.
         "errors": [{"gold": g, "predicted": p, "text": m.get("text")}
-                   for g, p, m in zip(gold, predicted, examples) if g != p],
+                   for g, p, m in zip(gold, predicted, examples, strict=True) if g != p],
         # Every held-out prediction with the classifier's ranking, for tuning thresholds
         # without retraining.
         "predictions": [{"gold": g, "predicted": p, "ranking": r}
-                        for g, p, r in zip(gold, predicted, rankings)],
+                        for g, p, r in zip(gold, predicted, rankings, strict=True)],
     }, indent=2), encoding="utf-8")
     print(f"details: {os.path.relpath(args.out)}")
     meets = macro_f1 >= TARGET_MACRO_F1 and worst[0] >= TARGET_TOPIC_F1
@@ -167,14 +170,14 @@ def _score_holdout(config: str, data) -> dict:
                           fixed_model_name="all", domain=str(BOT_DIR / "domain"))
         results = asyncio.run(_predict(model, [m.get("text") for m in held_out]))
     gold = [full_label(m) for m in held_out]
-    predicted = [_scored_label(g, label) for g, (label, _) in zip(gold, results)]
+    predicted = [_scored_label(g, label) for g, (label, _) in zip(gold, results, strict=True)]
     labels = sorted(set(gold))
     macro_f1 = float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))
     accuracy = float(accuracy_score(gold, predicted))
     print(f"\nheld-out messages ({os.path.relpath(HOLDOUT_PATH)}, never trained on): "
           f"{len(gold)} messages, accuracy {accuracy:.3f}, macro-F1 {macro_f1:.3f}")
     errors = [{"gold": g, "predicted": p, "text": m.get("text")}
-              for g, p, m in zip(gold, predicted, held_out) if g != p]
+              for g, p, m in zip(gold, predicted, held_out, strict=True) if g != p]
     for error in errors:
         print(f"  {error['gold']} -> {error['predicted']}: {error['text']}")
     return {"messages": len(gold), "accuracy": accuracy, "macro_f1": macro_f1, "errors": errors}

@@ -15,7 +15,8 @@ def phone_channels_status(settings: Settings) -> str:
     if not twilio_configured(settings):
         return ("SMS and voice channels: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                 "TWILIO_NUMBER to turn them on; see .env.example).")
-    base = settings.public_base_url or "<PUBLIC_BASE_URL unset: signatures checked against the URL this server sees>"
+    base = settings.public_base_url or (
+        "<PUBLIC_BASE_URL unset: signatures checked against the URL this server sees>")
     return (f"SMS and voice channels: on. Point the Twilio number at\n"
             f"  {base}/webhooks/twilio_sms/webhook (messaging)\n"
             f"  {base}/webhooks/twilio_voice/webhook (voice), status callback "

@@ -41,7 +41,8 @@ def nlu_examples() -> dict[str, list[str]]:
     for block in _merged_yaml(NLU_DIR, "nlu"):
         if "intent" not in block:  # lookup tables
             continue
-        examples = [line[2:].strip() for line in block["examples"].splitlines() if line.startswith("- ")]
+        examples = [line[2:].strip() for line in block["examples"].splitlines()
+                    if line.startswith("- ")]
         by_intent.setdefault(block["intent"], []).extend(examples)
     return by_intent
 

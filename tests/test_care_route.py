@@ -5,7 +5,12 @@ import pytest
 
 from bot.prescreen.answers import PrescreenAnswers
 from bot.prescreen.care_route import (
-    DETOX_FIRST, EMERGENCY, HIGHER_LEVEL, IOP_CANDIDATE, OUTPATIENT, care_route_for,
+    DETOX_FIRST,
+    EMERGENCY,
+    HIGHER_LEVEL,
+    IOP_CANDIDATE,
+    OUTPATIENT,
+    care_route_for,
 )
 
 CASES = [
@@ -18,10 +23,12 @@ CASES = [
      PrescreenAnswers(substances=("alcohol",), uses_daily=True, withdrawal_symptoms_now=True),
      DETOX_FIRST, "daily alcohol use with withdrawal symptoms"),
     ("daily benzos with withdrawal now",
-     PrescreenAnswers(substances=("benzodiazepines",), uses_daily=True, withdrawal_symptoms_now=True),
+     PrescreenAnswers(substances=("benzodiazepines",), uses_daily=True,
+                      withdrawal_symptoms_now=True),
      DETOX_FIRST, "benzodiazepines"),
     ("a past withdrawal seizure, even without daily use",
-     PrescreenAnswers(substances=("alcohol",), uses_daily=False, past_withdrawal_seizure_or_dts=True),
+     PrescreenAnswers(substances=("alcohol",), uses_daily=False,
+                      past_withdrawal_seizure_or_dts=True),
      DETOX_FIRST, "seizure"),
     ("daily opioids without MOUD",
      PrescreenAnswers(substances=("opioids",), uses_daily=True, on_medication_treatment=False),

@@ -6,10 +6,15 @@ import dataclasses
 import pytest
 
 from bot.local_secrets import (
-    action_server_token, ensure_private_dir, load_or_create_secret, rasa_api_token,
+    action_server_token,
+    ensure_private_dir,
+    load_or_create_secret,
+    rasa_api_token,
 )
 from bot.messaging.pseudonym import (
-    conversation_id_for, is_issued_web_conversation_id, issue_web_conversation_id,
+    conversation_id_for,
+    is_issued_web_conversation_id,
+    issue_web_conversation_id,
 )
 from bot.rate_limit import SlidingWindowLimiter
 from bot.settings import load_settings

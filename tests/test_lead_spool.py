@@ -52,7 +52,8 @@ def test_the_next_lead_carries_the_spooled_ones_in_oldest_first(tmp_path, empty_
         finished_prescreen("conv-3", phone="+13125550103"))
     assert len(written) == 3
     with Session(database, future=True) as session:
-        queue = session.execute(select(Handoff.conversation_id).order_by(Handoff.created_at)).scalars()
+        queue = session.execute(
+            select(Handoff.conversation_id).order_by(Handoff.created_at)).scalars()
         assert list(queue) == ["conv-1", "conv-2", "conv-3"]
     assert spool.pending() == []
     database.dispose()

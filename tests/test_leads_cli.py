@@ -151,7 +151,8 @@ def test_the_queue_and_the_export_flag_a_number_already_on_another_lead(leads_en
     # Someone else types Sam's number on the website and asks for a person.
     LeadStore(engine).apply(finished_prescreen("conv-3", phone="+13125550142", name="Alex"))
     engine.dispose()
-    rows = {r["first_name"]: r for r in json.loads(run_cli(leads_env, "export", "--format", "json"))}
+    exported = json.loads(run_cli(leads_env, "export", "--format", "json"))
+    rows = {r["first_name"]: r for r in exported}
     assert rows["Sam"]["possible_duplicate_of"] is None
     assert rows["Alex"]["possible_duplicate_of"] == rows["Sam"]["lead_id"]
     queue = run_cli(leads_env, "handoffs", "list").splitlines()

@@ -138,7 +138,8 @@ def test_applying_the_same_submission_twice_changes_nothing(leads_engine):
     store.apply(submission)
     again = store.apply(submission)
     assert not again.handoff_is_new
-    assert [count(leads_engine, m) for m in (Lead, PrescreenAnswer, Consent, Handoff)] == [1, 3, 2, 1]
+    tables = (Lead, PrescreenAnswer, Consent, Handoff)
+    assert [count(leads_engine, m) for m in tables] == [1, 3, 2, 1]
 
 
 def test_a_stopped_prescreen_is_kept_as_incomplete_and_a_later_finish_completes_it(leads_engine):
@@ -180,7 +181,8 @@ def test_queue_is_most_urgent_first_then_oldest_and_moves_waiting_claimed_resolv
                                     handoff=HandoffRequest("crisis", HandoffPriority.CRISIS),
                                     submitted_at=late)).handoff_id
     detox = store.apply(finished_prescreen("c")).handoff_id
-    assert [h.handoff_id for h in store.waiting_queue(actor="staff:test")] == [urgent, detox, routine]
+    queue = store.waiting_queue(actor="staff:test")
+    assert [h.handoff_id for h in queue] == [urgent, detox, routine]
 
     store.claim(urgent, staff="staff:dana")
     assert [h.handoff_id for h in store.waiting_queue(actor="staff:test")] == [detox, routine]
@@ -216,7 +218,8 @@ def test_export_has_one_row_per_lead_with_the_columns_staff_need(leads_engine):
     assert {"lead_id", "created_at", "updated_at", "channel", "for_whom", "first_name", "phone",
             "email", "state", "age_group", "substances", "insurance_carrier", "care_route",
             "handoff_status", "consent_contact", "consent_privacy"} <= set(row)
-    assert (row["first_name"], row["substances"], row["handoff_status"], row["consent_contact"]) == (
+    assert (row["first_name"], row["substances"], row["handoff_status"],
+            row["consent_contact"]) == (
         "Sam", ["alcohol"], WAITING, True)
     with Session(leads_engine, future=True) as session:
         assert session.execute(select(AuditEvent).where(AuditEvent.action == "export")).first()

@@ -83,7 +83,8 @@ def test_validation_fills_the_slot_or_reasks_or_steps_aside():
     assert SlotSet(q.AGE, "adult") in answered
     reask = run(ValidatePrescreenForm(), tracker({"requested_slot": q.AGE}, "purple"))[1]
     assert reask == [SlotSet(q.AGE, None), SlotSet("ps_failures", 1)]
-    faq = run(ValidatePrescreenForm(), tracker({"requested_slot": q.AGE}, "what does it cost?", "faq"))
+    faq = run(ValidatePrescreenForm(),
+              tracker({"requested_slot": q.AGE}, "what does it cost?", "faq"))
     assert faq[1] == []  # rejected: the FAQ rule answers, then the form asks again
 
 
@@ -141,7 +142,8 @@ def test_with_the_database_down_the_person_still_gets_next_steps_and_the_lead_wa
 
 @pytest.mark.parametrize("situation, route", [
     ({"co_occurring": False, "suicidal": "no", "on_moud": True}, "iop_candidate"),
-    ({"co_occurring": False, "suicidal": "no", "unsafe_home": True, "on_moud": True}, "higher_level"),
+    ({"co_occurring": False, "suicidal": "no", "unsafe_home": True, "on_moud": True},
+     "higher_level"),
 ])
 def test_the_situation_answers_shape_the_care_route_staff_see(action_leads_store, situation, route):
     run(ActionPrescreenFinish(), tracker({**FINISHED, q.MENTAL_HEALTH: situation}))

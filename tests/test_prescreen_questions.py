@@ -27,7 +27,8 @@ def move(question, text, intent=None, failures=0, context=PLAIN):
     (q.USE_PATTERN, "every day, last drink was this morning", {"daily": True, "last_24h": True}),
     (q.USE_PATTERN, "2", {"daily": True, "last_24h": False}),
     (q.USE_PATTERN, "weekends mostly, sober since sunday", {"daily": False, "last_24h": False}),
-    (q.WITHDRAWAL, "shakes and sweats in the morning", {"symptoms_now": True, "seizure_or_dts": False}),
+    (q.WITHDRAWAL, "shakes and sweats in the morning",
+     {"symptoms_now": True, "seizure_or_dts": False}),
     (q.WITHDRAWAL, "no, but I had a seizure once when I quit", {"symptoms_now": False,
                                                                "seizure_or_dts": True}),
     (q.WITHDRAWAL, "neither", {"symptoms_now": False, "seizure_or_dts": False}),
@@ -97,7 +98,8 @@ def test_stop_leaves_politely(text):
 
 
 def test_talk_to_a_person_jumps_to_handoff():
-    assert move(q.AGE, "can I talk to a real person", intent="request_human").outcome == q.WANTS_COUNSELOR
+    asked = move(q.AGE, "can I talk to a real person", intent="request_human")
+    assert asked.outcome == q.WANTS_COUNSELOR
 
 
 @pytest.mark.parametrize("text, intent", [("how much does iop cost?", "faq"),
@@ -109,7 +111,8 @@ def test_a_question_about_iop_interrupts_and_the_form_resumes(text, intent):
 
 @pytest.mark.parametrize("question", [q.FIRST_NAME, q.PHONE, q.SUBSTANCES])
 def test_asking_whether_it_is_a_person_interrupts_and_the_form_resumes(question):
-    assert move(question, "wait, am i talking to a real person?", intent="ask_about_bot").kind == "interrupt"
+    asked = move(question, "wait, am i talking to a real person?", intent="ask_about_bot")
+    assert asked.kind == "interrupt"
 
 
 def test_a_question_not_about_iop_is_not_taken_for_an_interruption():

@@ -8,7 +8,8 @@ SMS_LIMIT = 320
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Words that would promise coverage, an outcome or a diagnosis.
 PROMISES = re.compile(
-    r"\b(guarantee\w*|will be covered|is covered|fully covered|cure[sd]?|100%|diagnos\w*|you have an? \w+ disorder)\b",
+    r"\b(guarantee\w*|will be covered|is covered|fully covered|cure[sd]?|100%|diagnos\w*"
+    r"|you have an? \w+ disorder)\b",
     re.IGNORECASE,
 )
 # Values actions pass at run time rather than from the profile, at their longest.
@@ -73,7 +74,8 @@ def test_replies_read_well_aloud(responses, profile):
     # No links, markdown or emoji: the same text is spoken on the phone line.
     values = {**profile.reply_slots(), **RUNTIME_VALUES}
     for name, text in _all_texts(responses):
-        assert not re.search(r"https?://|[*_#`\[\]]|[\U0001F300-\U0001FAFF]", _fill(text, values)), name
+        assert not re.search(r"https?://|[*_#`\[\]]|[\U0001F300-\U0001FAFF]",
+                             _fill(text, values)), name
 
 
 def test_center_facts_come_only_from_the_profile(responses, profile):

@@ -9,8 +9,8 @@ from bot.nlu.sentence_encoder import (
     DIMENSIONS,
     OFFICIAL_SHA256,
     ModelFilesError,
-    SentenceEncoder,
     SentenceEmbeddings,
+    SentenceEncoder,
     default_encoder,
     packaged_model_dir,
 )

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
-from bot.messaging.keywords import Keyword, keyword_of
 from bot.local_secrets import load_or_create_secret
+from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.pseudonym import conversation_id_for
 from bot.messaging.quiet_hours import may_text_now
 from bot.messaging.segments import segment_count, split_for_sms

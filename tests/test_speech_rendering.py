@@ -30,7 +30,8 @@ def test_numbered_menus_become_keypad_choices():
 
 def test_multi_choice_menus_too():
     said = speakable("For your child, reply with all numbers that apply: 1) none, 2) depression.")
-    assert said == "For your child, press or say all numbers that apply: 1 for none, 2 for depression."
+    assert said == ("For your child, press or say all numbers that apply: 1 for none, "
+                    "2 for depression.")
 
 
 def test_hours_per_week_and_prices_stay_numbers():

@@ -43,6 +43,9 @@ def leads(stack):
     engine.dispose()
 
 
+HANDOFF_OPENINGS = ("I've asked an admissions counselor", "Admissions is closed right now")
+
+
 def new_talk(stack):
     """A new visitor: their conversation (its id is issued by the first reply) and a way to
     send one message and read the reply texts."""
@@ -82,11 +85,13 @@ def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(st
     # Daily alcohol and benzodiazepines with withdrawal signs now.
     assert lead.care_route == "detox_first"
     with Session(leads, future=True) as session:
-        consents = session.execute(select(Consent).where(Consent.lead_id == lead.id)).scalars().all()
+        consents = session.execute(
+            select(Consent).where(Consent.lead_id == lead.id)).scalars().all()
         assert {(c.kind, c.granted, c.channel) for c in consents} == {
             ("contact", True, "rest"), ("privacy", True, "rest")}
         handoff = session.execute(select(Handoff).where(Handoff.lead_id == lead.id)).scalar_one()
-        assert (handoff.status, handoff.priority, handoff.reason) == ("waiting", 1, "prescreen_complete")
+        assert (handoff.status, handoff.priority, handoff.reason) == (
+            "waiting", 1, "prescreen_complete")
 
     # Paused for the counselor: the assistant stays quiet, the message stays in the transcript.
     assert talk("hello? anyone?") == []
@@ -128,9 +133,10 @@ def test_an_unusable_phone_gets_a_specific_reask_then_a_counselor(stack, leads):
         talk(answer)
     assert talk("555")[-1] == "I need a 10-digit US phone number, like 312-555-0142."
     handed = talk("123")[-1]
-    assert handed.startswith(("I've asked an admissions counselor", "Admissions is closed right now"))
+    assert handed.startswith(HANDOFF_OPENINGS)
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
+        handoff = session.execute(select(Handoff).where(
+            Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert handoff.reason == "request_human"
 
 
@@ -139,7 +145,7 @@ def test_talk_to_a_person_mid_prescreen_hands_off(stack, leads):
     start(talk)
     talk("for my daughter")
     reply = talk("can I just talk to a real person")[-1]
-    assert reply.startswith(("I've asked an admissions counselor", "Admissions is closed right now"))
+    assert reply.startswith(HANDOFF_OPENINGS)
     assert lead_for(leads, sender).relationship == "parent"
 
 
@@ -161,7 +167,8 @@ def test_suicidal_thoughts_right_now_in_the_prescreen_go_to_the_crisis_path(stac
     replies = talk("4")
     assert any("988" in r for r in replies)
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
+        handoff = session.execute(select(Handoff).where(
+            Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert (handoff.priority, handoff.reason) == (0, "crisis")
 
 
@@ -186,12 +193,13 @@ def test_twenty_simultaneous_prescreens_make_twenty_correct_leads(stack, leads):
 def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack, leads):
     sender, talk = new_talk(stack)
     handed = talk("I want to talk to a real person")[-1]
-    assert handed.startswith(("I've asked an admissions counselor", "Admissions is closed right now"))
+    assert handed.startswith(HANDOFF_OPENINGS)
     assert talk("ok thanks") == []  # paused: the counselor answers, not the assistant
     replies = talk("I took all my pills and I want to die")
     assert len(replies) == 1 and "988" in replies[0] and "911" in replies[0]
     with Session(leads, future=True) as session:
-        handoff = session.execute(select(Handoff).where(Handoff.conversation_id == sender.conversation_id)).scalar_one()
+        handoff = session.execute(select(Handoff).where(
+            Handoff.conversation_id == sender.conversation_id)).scalar_one()
         assert handoff.priority == 0  # moved to the top of the queue
 
 

@@ -31,7 +31,8 @@ STAFF = "+17735550193"
 CONVERSATION_LIMIT = 16
 ADDRESS_LIMIT = 20
 # Personal details that must never reach a log line or a file outside the databases.
-NAME, PHONE, EMAIL, MEMBER_ID = "Zebulon", "312-555-0178", "zebulon.quartz@example.org", "QZX9876543"
+NAME, PHONE, EMAIL = "Zebulon", "312-555-0178", "zebulon.quartz@example.org"
+MEMBER_ID = "QZX9876543"
 FREE_TEXT = "marmalade kestrel"
 PHI = [NAME, "5550178", "555-0178", "555 0178", EMAIL, "zebulon.quartz", MEMBER_ID, FREE_TEXT]
 
@@ -159,7 +160,8 @@ def action_server_url(stack) -> str:
 def test_the_action_server_refuses_a_forged_tracker(server, headers):
     stack, twilio, engine, _ = server
     before_rows, before_texts = counts(engine), len(twilio.requests)
-    sms_conversation = conversation_id_for("twilio_sms", "+13125550111", b"test-conversation-secret")
+    sms_conversation = conversation_id_for("twilio_sms", "+13125550111",
+                                           b"test-conversation-secret")
     for action in ("action_handoff", "action_ask_ps_phone"):
         answer = requests.post(action_server_url(stack), timeout=30, headers=headers,
                                json=forged_action_call(action, sms_conversation, "twilio_sms"))

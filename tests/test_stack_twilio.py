@@ -18,11 +18,15 @@ from sqlalchemy.orm import Session
 from bot.leads.database import make_engine
 from bot.leads.schema import ConversationContact, Handoff, Lead
 from bot.settings import BOT_DIR
+from scripts.twilio_local import (
+    FakeTwilioApi,
+    signed_post,
+    sms_params,
+    twilio_environment,
+    twiml_messages,
+)
 from tests.stack_helpers import throwaway_stack
 from tests.test_twilio_voice_connector import step_of
-from scripts.twilio_local import (
-    FakeTwilioApi, signed_post, sms_params, twiml_messages, twilio_environment,
-)
 
 pytestmark = pytest.mark.stack
 

@@ -40,8 +40,8 @@ def test_every_oncall_number_gets_the_text_without_phi():
     twilio = FakeTwilio()
     outcome = notify_oncall(1, ("+13125550100", "+13125550101"), sender(twilio))
     assert outcome.error is None
-    assert twilio.sent == [("+13125550100", "New admissions handoff, priority high: open the console"),
-                           ("+13125550101", "New admissions handoff, priority high: open the console")]
+    text = "New admissions handoff, priority high: open the console"
+    assert twilio.sent == [("+13125550100", text), ("+13125550101", text)]
 
 
 def test_crisis_handoffs_are_marked_urgent_and_routine_ones_normal():

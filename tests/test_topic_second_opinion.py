@@ -135,7 +135,8 @@ def test_a_topic_the_selector_missed_is_answered_with_that_topic(trained):
     assert selection["intent_response_key"] == "faq/cost"
     assert selection["utter_action"] == "utter_faq/cost"
     assert selection["responses"] == RESPONSES["utter_faq/cost"]
-    ranked = [entry["intent_response_key"] for entry in message.get("response_selector")["faq"]["ranking"]]
+    ranking = message.get("response_selector")["faq"]["ranking"]
+    ranked = [entry["intent_response_key"] for entry in ranking]
     assert ranked == ["faq/cost", "faq/detox"]
 
 
@@ -170,7 +171,8 @@ def test_the_persisted_model_loads_and_answers_the_same(trained, storage_and_res
         message = _after_diet("what's the price of it", [("greet", 0.6), ("faq", 0.4)],
                               [("faq/detox", 0.6), ("faq/cost", 0.4)])
         [message] = component.process([message])
-        assert message.get("response_selector")["faq"]["response"]["intent_response_key"] == "faq/cost"
+        response = message.get("response_selector")["faq"]["response"]
+        assert response["intent_response_key"] == "faq/cost"
         assert message.get("intent")["name"] == "faq"
 
 
@@ -201,7 +203,8 @@ def test_a_message_sharing_no_topic_word_is_placed_by_its_meaning(tmp_path):
     # getting sick when quitting is withdrawal. DIET is left undecided.
     def label_for(component):
         message = _after_diet("will i get sick when i quit drinking",
-                              [("faq", 0.5), ("greet", 0.5)], [("faq/cost", 0.5), ("faq/detox", 0.5)])
+                              [("faq", 0.5), ("greet", 0.5)],
+                              [("faq/cost", 0.5), ("faq/detox", 0.5)])
         [message] = component.process([message])
         return message.get("response_selector")["faq"]["response"]["intent_response_key"], \
             message.get("intent")["name"]

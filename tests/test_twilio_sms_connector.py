@@ -17,7 +17,11 @@ from bot.leads.database import make_engine
 from bot.messaging.store import MessagingStore
 from connectors import twilio_common
 from scripts.twilio_local import (
-    AUTH_TOKEN, PUBLIC_BASE_URL, signed_post, sms_params, twiml_messages,
+    AUTH_TOKEN,
+    PUBLIC_BASE_URL,
+    signed_post,
+    sms_params,
+    twiml_messages,
 )
 
 PATH = "/webhooks/twilio_sms/webhook"
@@ -49,7 +53,8 @@ def sms(twilio_server):
 
 def test_a_text_is_answered_inline_as_twiml(sms):
     answer = sms.text("how much does it cost")
-    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/xml")
     assert twiml_messages(answer) == ["echo: how much does it cost"]
     assert sms.twilio.requests == []  # one round trip: nothing through the REST API
 
@@ -149,7 +154,8 @@ def test_a_slow_reply_is_sent_through_the_rest_api_instead(sms):
         threading.Event().wait(0.1)
     (request,) = sms.twilio.requests
     assert request["path"].endswith("/Messages.json") and "/Accounts/AC" in request["path"]
-    assert request["form"] == {"To": sms.number, "From": "+15550104400", "Body": "echo: what is iop"}
+    assert request["form"] == {"To": sms.number, "From": "+15550104400",
+                               "Body": "echo: what is iop"}
 
 
 def test_an_assistant_failure_still_gets_a_kind_reply(sms):
@@ -169,8 +175,9 @@ def test_without_twilio_settings_the_channel_answers_503(sms, monkeypatch):
 
 
 def test_a_stop_that_cannot_be_stored_is_retried_not_lost(sms, monkeypatch):
-    from bot.messaging.store import MessagingStore
     from sqlalchemy.exc import OperationalError
+
+    from bot.messaging.store import MessagingStore
 
     real_opt_out = MessagingStore.opt_out
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from urllib.parse import parse_qs, urlsplit
 import xml.etree.ElementTree as ElementTree
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select

@@ -1,1 +1,1 @@
-"""The leads database: who asked for help, what they answered, what they agreed to, who follows up."""
+"""The leads database: who asked for help, what they answered and agreed to, who follows up."""

@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{removed} handled message id(s) older than {args.days} days removed")
     elif args.command == "flush-spool":
         written = recorder.flush()
-        print(f"{len(written)} spooled submission(s) written, {len(recorder.spool.pending())} waiting")
+        waiting = len(recorder.spool.pending())
+        print(f"{len(written)} spooled submission(s) written, {waiting} waiting")
     elif args.command == "export":
         rows = list(store.export_rows(actor=_staff_actor(args.staff)))
         if args.out:

@@ -29,7 +29,8 @@ _PLAIN_OPT_OUT = re.compile(
     r"^(please\s+)?(stop|quit|don'?t|do not|no more)\s+"
     r"(texting|messaging|txting|sending|contacting|texts?|messages?|msgs?)"
     r"(\s+(me|this number|my number|messages|texts))?(\s+(anymore|any more|please|pls))*$"
-    r"|^(please\s+)?(unsubscribe|remove|take)\s+(me|my number)(\s+(off|from)\s+(this|the|your)\s+list)?"
+    r"|^(please\s+)?(unsubscribe|remove|take)\s+(me|my number)"
+    r"(\s+(off|from)\s+(this|the|your)\s+list)?"
     r"(\s+(please|pls))?$"
     r"|^(leave me alone|lose my number|wrong number,? stop)$"
 )

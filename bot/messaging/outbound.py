@@ -87,7 +87,8 @@ class OutboundSms:
     def _refusal(self, to: str, purpose: Purpose, state: str | None) -> SendOutcome | None:
         try:
             opted_out = self.opt_outs.is_opted_out(to)
-        except Exception as error:  # unknown opt-out state: do not risk texting someone who said STOP
+        # Unknown opt-out state: do not risk texting someone who said STOP.
+        except Exception as error:
             logger.warning("opt-out check failed (%s); text not sent", type(error).__name__)
             return SendOutcome(False, 0, "opt-out state unavailable")
         if opted_out:

@@ -71,7 +71,7 @@ def split_for_sms(text: str, max_segments: int = MAX_SEGMENTS) -> list[str]:
 
 
 def _fit_piece(piece: str, max_segments: int) -> list[str]:
-    """A sentence too long for one message is cut between words (or characters, as a last resort)."""
+    """A sentence too long for one message is cut between words (characters as a last resort)."""
     if fits(piece, max_segments):
         return [piece]
     parts: list[str] = []

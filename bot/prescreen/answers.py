@@ -1,4 +1,4 @@
-"""The pre-screen answers as one typed record, shared by the form, the care route and the leads DB."""
+"""The pre-screen answers as one typed record: for the form, the care route and the leads DB."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -61,7 +61,8 @@ def _found(text: str | None, label: str) -> list[str]:
 
 
 def substances_in(text: str | None) -> list[str]:
-    """Substance groups mentioned, in order of first mention: "booze and xanax" -> alcohol, benzos."""
+    """Substance groups mentioned, in order of first mention: "booze and xanax" -> alcohol,
+    benzos."""
     return _found(text, SUBSTANCE_LABEL)
 
 

@@ -38,7 +38,8 @@ US_STATES = {
     "WY": "wyoming", "PR": "puerto rico",
 }
 _STATE_BY_NAME = {name: code for code, name in US_STATES.items()}
-_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+$")
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                    r"(?:\.[a-z0-9-]{1,63})+$")
 _ZIP = re.compile(r"\b(\d{5})(?:-\d{4})?\b")
 _WORDS = re.compile(r"[a-z']+")
 
