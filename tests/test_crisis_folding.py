@@ -1,6 +1,7 @@
 """How the crisis net reads a message: each folding step on its own, and the pattern compiler."""
 import pytest
 
+from bot.safety.crisis import letter_runs_allowed
 from bot.safety.folding import fold, folding_table, spellings
 
 
@@ -74,3 +75,18 @@ def test_letters_spelt_out_one_by_one_are_joined(typed, joined):
 @pytest.mark.parametrize("text", ["i am a b", "a b cat", "is it a good time?", "e.g. this"])
 def test_ordinary_one_letter_words_are_not_joined(text):
     assert spellings(text) == [text]
+
+
+@pytest.mark.parametrize("pattern, compiled", [
+    ("die", "d+i+e+"),
+    ("kill", "k+i+l+l+"),  # still needs two l's: "kil" is not "kill"
+    (r"\bmy\s*self\b", r"\bm+y+\s*s+e+l+f+\b"),
+    ("kil+", "k+i+l+"),
+    ("don'?t", "d+o+n+'?t+"),
+    ("overdos(?:ed|ing)?", "o+v+e+r+d+o+s+(?:e+d+|i+n+g+)?"),
+    ("o[d]'[d]", "o+[d]'[d]"),  # a letter in brackets matches once: "odd" is not "od'd"
+    ("wants?", "w+a+n+t+s*"),
+    (r"[^.!?]*(?:\w+\s+){0,3}", r"[^.!?]*(?:\w+\s+){0,3}"),
+])
+def test_each_pattern_letter_also_matches_a_stretched_run(pattern, compiled):
+    assert letter_runs_allowed(pattern) == compiled
