@@ -11,7 +11,7 @@ from bot.settings import load_settings
 DATA = Path(__file__).parent / "data"
 PHRASINGS = {
     language: yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
-    for language, name in [("en", "crisis_phrasings.yml")]
+    for language, name in [("en", "crisis_phrasings.yml"), ("es", "crisis_phrasings_es.yml")]
 }
 DETECTOR = CrisisDetector.from_file(load_settings().crisis_patterns_path)
 FAMILIES = {"suicide", "self_harm", "harm_to_others", "overdose", "medical_emergency",
@@ -24,7 +24,7 @@ def _with_categories(language):
             for message in messages]
 
 
-WITH_CATEGORIES = _with_categories("en")
+WITH_CATEGORIES = _with_categories("en") + _with_categories("es")
 HARD_TOPICS = [(language, message) for language in PHRASINGS
                for message in PHRASINGS[language]["do_not_escalate"]]
 
@@ -32,9 +32,11 @@ HARD_TOPICS = [(language, message) for language in PHRASINGS
 def test_the_suite_is_as_large_as_promised():
     assert len(PHRASINGS["en"]["escalate"]) >= 40
     assert len(_with_categories("en")) >= 60
+    assert len(_with_categories("es")) >= 30
     for language in PHRASINGS:
         assert set(PHRASINGS[language]["escalate_by_category"]) == FAMILIES
     assert len(PHRASINGS["en"]["do_not_escalate"]) >= 50  # 30 older ones, 20 and more newer
+    assert len(PHRASINGS["es"]["do_not_escalate"]) >= 20
 
 
 @pytest.mark.parametrize("message", PHRASINGS["en"]["escalate"])
@@ -70,6 +72,13 @@ def test_category_is_reported_for_logging(message, category):
 def test_a_past_loss_does_not_hide_a_present_crisis():
     assert DETECTOR.detect("my brother died of an overdose last year and now I want to die too"
                            ).category == "suicide"
+    assert DETECTOR.detect("mi hermano murió de una sobredosis hace 3 años y ahora quiero matarme"
+                           ) == CrisisMatch("suicide", "es")
+
+
+def test_a_crisis_in_either_language_is_found_in_a_mixed_message():
+    assert DETECTOR.detect("hola, how much is it? my son isn't breathing") is not None
+    assert DETECTOR.detect("how much is it? mi hijo no respira") is not None
 
 
 @pytest.mark.parametrize(
@@ -120,15 +129,16 @@ def test_every_pattern_runs_on_re2():
     # RE2's matching time is linear in the input whatever the pattern: no message can stall
     # the net. (The timing is measured by `make bench`, not asserted on a shared machine.)
     compiled = list(DETECTOR.compiled_patterns())
-    assert len(compiled) >= len(FAMILIES)
+    assert len(compiled) >= 2 * len(FAMILIES)
     assert all(isinstance(pattern, type(re2.compile("x"))) for pattern in compiled)
-    assert DETECTOR.languages == ["en"]
+    assert set(DETECTOR.languages) == {"en", "es"}
 
 
 @pytest.mark.parametrize("message", ADVERSARIAL.values(), ids=list(ADVERSARIAL))
 def test_a_100_kb_message_is_checked_and_a_crisis_at_its_end_still_found(message):
     assert DETECTOR.detect(message) is None
     assert DETECTOR.detect(message + " k1ll mys3lf") == CrisisMatch("suicide", "en")
+    assert DETECTOR.detect(message + " quiero matarme") == CrisisMatch("suicide", "es")
 
 
 def test_a_pattern_re2_cannot_run_is_refused_when_loading():
