@@ -17,7 +17,7 @@ CRISIS_GUARD = CrisisGuard(CrisisGuard.get_default_config())
 @pytest.mark.parametrize("text", [
     "hola", "Holaaa!", "buenas noches", "hola, necesito ayuda para mi hijo",
     "cuánto cuesta el programa", "¿Tienen grupos en la noche?", "muchas gracias",
-    "necesito help for mi hijo",
+    "necesito help for mi hijo", "ayuda", "me muero de hambre", "¿hablan español?",
 ])
 def test_clear_spanish_is_recognised(text):
     assert guess_language(text, PROFILES) == "es"
@@ -25,7 +25,7 @@ def test_clear_spanish_is_recognised(text):
 
 @pytest.mark.parametrize("text", [
     # Short answers the pre-screen reads must stay undecided.
-    "sí", "si", "no sé", "ok", "no", "Juan", "tengo 45", "quiero matarme",
+    "sí", "si", "no sé", "ok", "no", "bueno", "Juan", "Maria", "quiero matarme",
 ])
 def test_short_or_unclear_messages_are_left_undecided(text):
     assert guess_language(text, PROFILES) is None
@@ -86,6 +86,18 @@ def test_english_and_short_answers_are_left_to_the_classifier(text, intent):
 def test_the_classifier_alone_never_decides_another_language():
     assert _through_the_guards(_classified("blorp zint vackle", "other_language")) == (
         "nlu_fallback", [])
+    # One Spanish word is enough to back it.
+    assert _through_the_guards(_classified("¿aceptan Medicaid?", "other_language")) == (
+        "other_language", ["es"])
+
+
+def test_no_common_word_is_claimed_by_two_languages():
+    # Otherwise a message of such words would count for both, and names such as
+    # "Maria de la Cruz" or "Los Angeles" would make an English answer look Spanish.
+    english, spanish = (next(p for p in PROFILES if p.code == code) for code in ("en", "es"))
+    assert english.markers & spanish.markers == set()
+    for name in ("Maria de la Cruz", "El Paso, Texas", "Los Angeles"):
+        assert guess_language(name, PROFILES) is None
 
 
 @pytest.mark.parametrize("text, entities", [

@@ -8,7 +8,7 @@ variation for the slot's value (the crisis reply included) then come in that lan
 
 It runs after the classifiers and NoWordsGuard and before CrisisGuard, which still turns a
 crisis in any language into `crisis`. The classifier is never trusted alone with
-`other_language`: without the word lists' evidence it becomes a fallback.
+`other_language`: without a single word of the language it becomes a fallback.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from bot.language.detection import (
     DOMAIN_LANGUAGE,
     guess_language,
     language_asking_for_a_person,
+    language_with_some_evidence,
     load_profiles,
 )
 from bot.nlu.intent_override import IntentOverride, force_intent
@@ -73,7 +74,12 @@ class LanguageGuard(IntentOverride):
                 force_intent(message, OTHER_LANGUAGE_INTENT)
                 tag_language(message, language)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == OTHER_LANGUAGE_INTENT:
-                force_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+                # The classifier's guess stands only with some of the language's words in it.
+                backed_by = language_with_some_evidence(text, self._profiles)
+                if backed_by is None:
+                    force_intent(message, DEFAULT_NLU_FALLBACK_INTENT_NAME)
+                else:
+                    tag_language(message, backed_by)
         return messages
 
 
