@@ -91,6 +91,12 @@ def test_the_classifier_alone_never_decides_another_language():
         "other_language", ["es"])
 
 
+def test_a_crisis_the_classifier_saw_is_never_turned_into_another_language():
+    # No pattern matches this one; the classifier's crisis must stand, answered in Spanish.
+    assert _through_the_guards(_classified("hola, estoy muy mal y tengo miedo", "crisis",
+                                           0.9)) == ("crisis", ["es"])
+
+
 def test_no_common_word_is_claimed_by_two_languages():
     # Otherwise a message of such words would count for both, and names such as
     # "Maria de la Cruz" or "Los Angeles" would make an English answer look Spanish.

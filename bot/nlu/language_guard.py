@@ -38,6 +38,7 @@ from bot.language.detection import (
     load_profiles,
 )
 from bot.nlu.intent_override import IntentOverride, force_intent
+from bot.safety.crisis import CRISIS_INTENT
 from bot.settings import BOT_DIR
 
 OTHER_LANGUAGE_INTENT = "other_language"
@@ -67,13 +68,17 @@ class LanguageGuard(IntentOverride):
             language = guess_language(text, self._profiles)
             message.set(LANGUAGE_GUESS, language)
             wants_a_person = language_asking_for_a_person(text, self._profiles)
-            if wants_a_person and language in (None, wants_a_person):
+            classified_as = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            if classified_as == CRISIS_INTENT:
+                # Never talked out of a crisis: only the reply's language is ours to set.
+                tag_language(message, language or wants_a_person or DOMAIN_LANGUAGE)
+            elif wants_a_person and language in (None, wants_a_person):
                 force_intent(message, REQUEST_HUMAN_INTENT)
                 tag_language(message, wants_a_person)
             elif language is not None and language != DOMAIN_LANGUAGE:
                 force_intent(message, OTHER_LANGUAGE_INTENT)
                 tag_language(message, language)
-            elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) == OTHER_LANGUAGE_INTENT:
+            elif classified_as == OTHER_LANGUAGE_INTENT:
                 # The classifier's guess stands only with some of the language's words in it.
                 backed_by = language_with_some_evidence(text, self._profiles)
                 if backed_by is None:
