@@ -120,8 +120,9 @@ def load_settings() -> Settings:
         facility_profile_path=Path(
             os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")
         ),
+        # A directory of per-language pattern files (or one such file).
         crisis_patterns_path=Path(
-            os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "crisis_patterns.yml")
+            os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "patterns")
         ),
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or _sqlite_leads_url(var_dir),

@@ -233,6 +233,45 @@ def encoder_cpu_ms() -> float:
     return 1000 * statistics.median(timings)
 
 
+def crisis_net_timing(repetitions: int = 7) -> dict[str, float]:
+    """Median wall time of the crisis net (folding and every pattern, both languages) on a
+    5,000-character and a 100 KB message, ordinary and adversarial, printed and returned.
+
+    For contrast, the pre-RE2 net's `has a gun ... kill` pattern on Python's `re`: quadratic
+    on the adversarial message, so only its 5,000-character case is run (100 KB would take
+    about 400 times as long).
+    """
+    import re
+
+    from bot.safety.crisis import CrisisDetector
+
+    detector = CrisisDetector.from_file(load_settings().crisis_patterns_path)
+    old_pattern = re.compile(r"\bhas\s+a\s+(?:gun|knife)\b.*\b(?:threat|kill|hurt)",
+                             re.IGNORECASE)
+    messages = {
+        "ordinary": lambda size: ("I need help for my son, what does it cost? " * size)[:size],
+        "adversarial": lambda size: ("has a gun " * size)[:size],
+    }
+
+    def median_ms(check: Callable[[str], object], text: str) -> float:
+        timings = []
+        for _ in range(repetitions):
+            started = time.perf_counter()
+            check(text)
+            timings.append(time.perf_counter() - started)
+        return 1000 * statistics.median(timings)
+
+    detector.detect("warm up")
+    figures = {}
+    for kind, make in messages.items():
+        for size in (5_000, 100_000):
+            figures[f"{kind}_{size}"] = median_ms(detector.detect, make(size))
+    figures["old_re_adversarial_5000"] = median_ms(old_pattern.search, messages["adversarial"](5_000))
+    print("crisis net, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()),
+          flush=True)
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=4,
@@ -248,6 +287,7 @@ def main() -> int:
 
     rows: list[dict] = []
     encoder_ms = encoder_cpu_ms()
+    crisis_net_timing()
     print("Starting the assistant...", flush=True)
     with FakeTwilioApi() as twilio_api, Stack(
             settings, log_path=RESULTS_DIR / "assistant.log",

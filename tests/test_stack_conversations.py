@@ -17,6 +17,14 @@ pytestmark = pytest.mark.stack
 PHRASINGS = yaml.safe_load(
     (Path(__file__).parent / "data" / "crisis_phrasings.yml").read_text(encoding="utf-8")
 )
+PHRASINGS_ES = yaml.safe_load(
+    (Path(__file__).parent / "data" / "crisis_phrasings_es.yml").read_text(encoding="utf-8")
+)
+
+
+def _all_by_category(phrasings: dict) -> list[str]:
+    return [message for messages in phrasings["escalate_by_category"].values()
+            for message in messages]
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,14 @@ def talk(stack):
 
 def _is_crisis_reply(replies: list[str]) -> bool:
     return any("988" in reply and "911" in reply and "1-800-662-4357" in reply for reply in replies)
+
+
+def _is_spanish_crisis_reply(replies: list[str]) -> bool:
+    return any("911" in reply and "988" in reply and ("AYUDA" in reply or "oprima 2" in reply)
+               and reply.startswith("Su seguridad es lo primero") for reply in replies)
+
+
+ENGLISH_MISUNDERSTANDINGS = ("Sorry, I'm not sure I understood", "No problem. What else")
 
 
 def test_first_reply_says_it_is_automated_and_how_to_reach_a_person(talk, filled):
@@ -99,6 +115,48 @@ def test_crisis_mid_conversation_gets_911_and_988(talk, message):
 def test_hard_topics_get_a_normal_reply(talk, message):
     replies = talk(message)
     assert replies and not _is_crisis_reply(replies)
+
+
+@pytest.mark.parametrize("message", _all_by_category(PHRASINGS)[::3])
+def test_disguised_and_slang_crisis_phrasings_get_the_english_crisis_reply(talk, message):
+    # Look-alike letters, digits for letters, invisible characters, spelt-out letters...
+    replies = talk(message)
+    assert _is_crisis_reply(replies) and not _is_spanish_crisis_reply(replies)
+
+
+@pytest.mark.parametrize("message", _all_by_category(PHRASINGS_ES)[::3])
+def test_a_spanish_crisis_gets_the_spanish_crisis_reply(talk, message):
+    assert _is_spanish_crisis_reply(talk(message))
+
+
+@pytest.mark.parametrize("message", ["hola", "necesito ayuda para mi hijo",
+                                     "¿cuánto cuesta el programa?", "buenas noches"])
+def test_a_spanish_message_gets_the_spanish_line_not_the_english_fallback(talk, profile, message):
+    replies = talk(message)
+    assert "solo responde en inglés" in replies[-1] and profile.helpline_phone in replies[-1]
+    assert not any(reply.startswith(ENGLISH_MISUNDERSTANDINGS) for reply in replies)
+
+
+@pytest.mark.parametrize("message", PHRASINGS_ES["do_not_escalate"][::4])
+def test_spanish_hard_topics_get_the_spanish_line_not_a_crisis_reply(talk, message):
+    replies = talk(message)
+    assert not _is_spanish_crisis_reply(replies) and not _is_crisis_reply(replies)
+    assert not any(reply.startswith(ENGLISH_MISUNDERSTANDINGS) for reply in replies)
+
+
+def test_after_spanish_an_english_crisis_is_answered_in_english(talk):
+    talk("hola, necesito información")
+    replies = talk("I want to kill myself")
+    assert _is_crisis_reply(replies) and not _is_spanish_crisis_reply(replies)
+
+
+def test_in_the_middle_of_the_prescreen_spanish_gets_its_line_then_a_spanish_crisis_its_reply(
+        talk):
+    assert "Is this for you, or for someone you care about" in talk("I'm ready to get started")[-1]
+    replies = talk("buenas tardes, es para mi hijo")
+    assert "solo responde en inglés" in replies[0]
+    assert "for you, or for someone" in replies[-1]  # the pre-screen asks again
+    assert _is_spanish_crisis_reply(talk("mi hijo no respira"))
 
 
 @pytest.mark.parametrize(

@@ -16,3 +16,6 @@ def test_crisis_is_answered_even_when_the_action_server_is_down(tmp_path):
         action_server.wait(timeout=30)
         replies = WebsiteConversation(stack.rasa_url).texts("my friend isn't breathing")
         assert any("911" in reply and "988" in reply for reply in replies)
+        # In Spanish too: the language slot and the reply's variation are Rasa's own work.
+        replies = texts(send(stack.rasa_url, f"test-{uuid.uuid4().hex}", "mi amigo no respira"))
+        assert any("911" in reply and "AYUDA" in reply for reply in replies)

@@ -1,8 +1,10 @@
 """Rasa NLU component that forces the `crisis` intent when the safety net matches.
 
-It runs last in the pipeline (after FallbackClassifier), so neither a low-confidence
-fallback nor a wrong classifier guess can hide a crisis. CrisisPolicy then answers
-`crisis` with the 911/988 reply wherever the conversation is.
+It runs last in the pipeline (after FallbackClassifier and LanguageGuard), so neither a
+low-confidence fallback, a wrong classifier guess nor a message in another language can hide
+a crisis. CrisisPolicy then answers `crisis` with the 911/988 reply wherever the conversation
+is, in the message's language: the language LanguageGuard saw, else that of the patterns that
+matched (bot/safety/patterns/<language>.yml).
 """
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.intent_override import IntentOverride
+from bot.nlu.intent_override import IntentOverride, force_intent
+from bot.nlu.language_guard import LANGUAGE_GUESS, tag_language
 from bot.safety.crisis import CRISIS_INTENT, detector_from
 from bot.settings import load_settings
 
@@ -31,10 +36,14 @@ class CrisisGuard(IntentOverride):
         path = Path(config.get("patterns_path") or load_settings().crisis_patterns_path)
         self._detector = detector_from(path)
 
-    def intent_to_force(self, text: str | None) -> str | None:
-        match = self._detector.detect(text)
-        if match is None:
-            return None
-        # The category only: message text is PHI and never reaches the logs.
-        logger.info("crisis safety net matched: category=%s", match.category)
-        return CRISIS_INTENT
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            match = self._detector.detect(message.get(TEXT))
+            if match is None:
+                continue
+            # Category and language only: message text is PHI and never reaches the logs.
+            logger.info("crisis safety net matched: category=%s language=%s",
+                        match.category, match.language)
+            force_intent(message, CRISIS_INTENT)
+            tag_language(message, message.get(LANGUAGE_GUESS) or match.language)
+        return messages

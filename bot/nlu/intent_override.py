@@ -43,18 +43,22 @@ class IntentOverride(GraphComponent, IntentClassifier):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = self.intent_to_force(message.get(TEXT))
-            if intent is None:
-                continue
-            forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-            # Keep the classifier's other guesses below it: the fallback ladder reads them.
-            ranking = [
-                entry
-                for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != intent
-            ]
-            message.set(INTENT, forced, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)
+            if intent is not None:
+                force_intent(message, intent)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
+
+
+def force_intent(message: Message, intent: str) -> None:
+    """Gives the message `intent` at full confidence, above the classifier's guesses."""
+    forced = {INTENT_NAME_KEY: intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+    # Keep the classifier's other guesses below it: the fallback ladder reads them.
+    ranking = [
+        entry
+        for entry in message.get(INTENT_RANKING_KEY) or []
+        if entry.get(INTENT_NAME_KEY) != intent
+    ]
+    message.set(INTENT, forced, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [forced, *ranking], add_to_output=True)

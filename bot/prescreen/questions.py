@@ -47,8 +47,9 @@ STUCK = "stuck"
 _STOP = re.compile(r"^(stop|quit|cancel|exit|end|never ?mind|nevermind|nvm|later|not now|"
                    r"maybe later|i'll do it later|i'll come back later|no thanks|forget it|"
                    r"i don't want to do this|i don't want to do this anymore|stop asking)\b")
-# Intents the pre-screen rules answer in the middle of the form before asking again.
-ANSWERED_MID_FORM = ("faq", "ask_about_bot")
+# Intents the pre-screen rules answer in the middle of the form before asking again. A
+# message in another language that still reads as an answer ("tengo 45 años") is kept.
+ANSWERED_MID_FORM = ("faq", "ask_about_bot", "other_language")
 _QUESTION_WORDS = re.compile(r"^(what|how|do|does|is|are|can|will|who|where|when|why|which)\b")
 
 

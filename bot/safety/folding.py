@@ -1,0 +1,167 @@
+"""Folds a message into the plain lower-case Latin the crisis patterns are written in.
+
+People in distress, and people dodging a filter, write "k1ll mys3lf", "kіll mysеlf" (with
+Cyrillic letters), "ᴋɪʟʟ ᴍʏsᴇʟғ", "k i l l m y s e l f" or hide a zero-width space inside a
+word. `fold` undoes what changes how a word looks but not what it says; `spellings` adds the
+readings the crisis patterns also need (digits and symbols read as letters, spaced-out letters
+joined). Repeated letters ("killlll") are left alone here: the pattern compiler lets every
+letter of a pattern match a run of itself (bot/safety/crisis.py says why).
+
+Everything here is linear in the message's length; no Rasa import.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from functools import lru_cache
+
+from confusable_homoglyphs.confusables import confusables_data
+
+# Apostrophes phone keyboards and word processors type instead of "'".
+APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"}
+
+# Generators of "small caps" text use the Cyrillic ghe with stroke for the small capital F,
+# which Unicode's confusables data (rightly) pairs with r-with-stroke instead. The one
+# look-alike the data does not give us.
+SMALL_CAPITAL_STAND_INS = {"\u0493": "f"}
+
+_SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
+_ASCII_LETTER_OR_DIGIT = re.compile(r"[a-zA-Z0-9]")
+
+# Digits and symbols read as the letters they stand in for, inside a word that also has
+# letters: "k1ll", "$uicide", "d!e". A "1" is as often an "l" as an "i" ("ki11"), so both
+# readings are tried. "!" only between letters: the one in "help!" is punctuation.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+LEET_AS_I = str.maketrans(_LEET)
+LEET_AS_L = str.maketrans({**_LEET, "1": "l"})
+_LEET_CHARACTERS = re.compile(r"[013457@$!]")
+_BANG_BETWEEN_LETTERS = re.compile(r"(?<=[a-z0-9@$])!+(?=[a-z0-9@$])")
+
+# Three or more one-letter words in a row are one word spelt out ("k i l l"), and so is a
+# word of single letters joined by dots or dashes ("s.u.i.c.i.d.e"); "a" and "i" alone are not.
+_SPELLED_OUT = re.compile(r"(?<!\S)[a-z](?: [a-z]){2,}(?!\S)")
+_SPELLED_WITH_SEPARATORS = re.compile(r"(?<!\S)[a-z](?:[.\-_*~][a-z]){2,}(?=[.\-_*~,!?]*(?!\S))")
+_SEPARATORS = re.compile(r"[ .\-_*~]")
+# Cheap first looks, so ordinary text never pays for the full patterns above.
+_SPELLED_OUT_HINT = re.compile(r" [a-z] [a-z] [a-z] ")
+_SPELLED_WITH_SEPARATORS_HINT = re.compile(r"[a-z][.\-_*~][a-z][.\-_*~][a-z]")
+
+
+def fold(text: str | None) -> str:
+    """Lower case; format characters, accents and marks dropped; look-alikes made Latin.
+
+    "Tomó" -> "tomo", "ki\\u200bll" -> "kill", "kіll" (Cyrillic і) -> "kill",
+    "ᴋɪʟʟ" -> "kill", fullwidth and mathematical letters -> plain ones; whitespace collapsed.
+    """
+    # NFKD splits accented letters into letter + mark and turns compatibility forms
+    # (fullwidth, mathematical bold, ligatures, superscripts) into plain letters; lower()
+    # comes before the table so one lower-case entry serves both cases. An acute accent
+    # typed as an apostrophe goes first, or NFKD would make it a space.
+    decomposed = unicodedata.normalize("NFKD", (text or "").replace("\u00b4", "'")).lower()
+    return " ".join(decomposed.translate(folding_table()).split())
+
+
+def spellings(text: str | None) -> list[str]:
+    """The folded message in each reading the crisis patterns are matched against.
+
+    The first is the folded message with digits and symbols inside words read as letters;
+    the others are added only when they differ: each "1" read as "l", and letters spelt out
+    one at a time joined into words.
+    """
+    folded = fold(text)
+    readings = _leet_readings(folded) if _LEET_CHARACTERS.search(folded) else [folded]
+    return list(dict.fromkeys([*readings, _join_spelled_out_letters(readings[0])]))
+
+
+def _leet_readings(folded: str) -> list[str]:
+    text = _BANG_BETWEEN_LETTERS.sub("i", folded)
+    as_i = text.translate(LEET_AS_I)
+    if as_i == text:
+        return [text]
+    # Translated whole (fast), then each word kept as typed unless it has a letter (a word
+    # of the lower-case text has one when upper-casing changes it): "911" and "$20" stay.
+    words = text.split(" ")
+    read_as_i = [read if read != word and word != word.upper() else word
+                 for word, read in zip(words, as_i.split(" "))]
+    readings = [" ".join(read_as_i)]
+    if "1" in text:
+        as_l = text.translate(LEET_AS_L).split(" ")
+        read_as_l = [l_word if read != word else word
+                     for word, read, l_word in zip(words, read_as_i, as_l)]
+        readings.append(" ".join(read_as_l))
+    return readings
+
+
+def _join_spelled_out_letters(reading: str) -> str:
+    if _SPELLED_WITH_SEPARATORS_HINT.search(reading):
+        reading = _SPELLED_WITH_SEPARATORS.sub(_without_separators, reading)
+    if _SPELLED_OUT_HINT.search(f" {reading} "):
+        reading = _SPELLED_OUT.sub(_without_separators, reading)
+    return reading
+
+
+def _without_separators(match: re.Match) -> str:
+    return _SEPARATORS.sub("", match.group())
+
+
+@lru_cache(maxsize=1)
+def folding_table() -> dict[int, str | None]:
+    """str.translate table: marks and format characters dropped, look-alikes to Latin.
+
+    Built once from Unicode's own data: character categories and names (unicodedata) and
+    the TR39 confusables list (the confusable_homoglyphs package). Only letters are mapped,
+    never punctuation ("¡" stays "¡"), and only to an ASCII letter or digit, so Latin text,
+    Spanish included once NFKD has split off its accents, passes through unchanged.
+    """
+    table: dict[int, str | None] = {}
+    for code in _code_points():
+        character = chr(code)
+        category = unicodedata.category(character)
+        if category == "Cf" or category.startswith("M"):
+            # Format characters (zero-width space and joiners, direction marks, soft hyphen,
+            # BOM, tags) and combining marks (accents, once NFKD has split them off).
+            table[code] = None
+        elif category == "Ll":
+            small_capital = _SMALL_CAPITAL.fullmatch(unicodedata.name(character, ""))
+            if small_capital:
+                table[code] = small_capital.group(1).lower()
+    for character, latin in _confusable_letters().items():
+        table.setdefault(ord(character), latin)
+    table.update({ord(k): v for k, v in {**SMALL_CAPITAL_STAND_INS, **APOSTROPHES}.items()})
+    return table
+
+
+def _code_points() -> itertools.chain:
+    # The Basic and Supplementary Multilingual Planes, and the tags and variation selectors
+    # of plane 14: every mark, format character and letter a keyboard can send.
+    return itertools.chain(range(0x20000), range(0xE0000, 0xE1000))
+
+
+def _confusable_letters() -> dict[str, str]:
+    """Non-Latin letters that look like one Latin letter or digit, lower-cased."""
+    mapping: dict[str, str] = {}
+    for character in confusables_data:
+        if len(character) != 1 or character.isascii():
+            continue
+        if not unicodedata.category(character).startswith("L"):
+            continue
+        # Look-alikes of the character itself, else of its capital: Cyrillic "к" is listed
+        # only with a non-Latin kra, but "К" looks like "K".
+        latin = _latin_look_alike(character) or _latin_look_alike(character.upper())
+        if latin:
+            mapping[character] = latin.lower()
+    return mapping
+
+
+def _latin_look_alike(character: str) -> str | None:
+    candidates = []
+    for homoglyph in confusables_data.get(character, []):
+        # Entries may carry direction marks or a combining overlay ("r̵"): keep the base.
+        base = "".join(c for c in unicodedata.normalize("NFKD", homoglyph["c"])
+                       if not unicodedata.category(c).startswith(("M", "C")))
+        if len(base) == 1 and _ASCII_LETTER_OR_DIGIT.fullmatch(base):
+            candidates.append(base)
+    # A letter rather than a digit when the data offers both.
+    letters = [c for c in candidates if c.isalpha()]
+    return (letters or candidates or [None])[0]
