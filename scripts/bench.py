@@ -266,7 +266,8 @@ def crisis_net_timing(repetitions: int = 7) -> dict[str, float]:
     for kind, make in messages.items():
         for size in (5_000, 100_000):
             figures[f"{kind}_{size}"] = median_ms(detector.detect, make(size))
-    figures["old_re_adversarial_5000"] = median_ms(old_pattern.search, messages["adversarial"](5_000))
+    figures["old_re_adversarial_5000"] = median_ms(old_pattern.search,
+                                                   messages["adversarial"](5_000))
     print("crisis net, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()),
           flush=True)
     return figures
@@ -348,8 +349,9 @@ def main() -> int:
     print(f"p95 at concurrency 1: {ours[1]['p95_ms']:.1f} ms (target <= {P95_TARGET_MS} ms)")
     print(f"throughput at concurrency 10 vs baseline: {ratio:.2f}x "
           f"(target >= {THROUGHPUT_RATIO_TARGET}x)")
-    summary = {"rows": rows, "under_flood": flooded, "throughput_ratio_c10": ratio, "actions_peak_rss_mb": actions_rss,
-               "encoder_cpu_ms_per_message": encoder_ms, "machine_cores": os.cpu_count()}
+    summary = {"rows": rows, "under_flood": flooded, "throughput_ratio_c10": ratio,
+               "actions_peak_rss_mb": actions_rss, "encoder_cpu_ms_per_message": encoder_ms,
+               "machine_cores": os.cpu_count()}
     (RESULTS_DIR / "bench.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     meets = (ours[1]["p95_ms"] <= P95_TARGET_MS and ratio >= THROUGHPUT_RATIO_TARGET
              and sms[10]["p99_ms"] < SMS_P99_TARGET_MS)

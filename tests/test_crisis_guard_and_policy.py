@@ -32,7 +32,8 @@ def test_guard_overrides_a_low_confidence_fallback():
 
 
 def test_guard_leaves_ordinary_messages_alone():
-    [message] = GUARD.process([_classified("my brother died of an overdose last year", "share_hardship")])
+    [message] = GUARD.process(
+        [_classified("my brother died of an overdose last year", "share_hardship")])
     assert message.get("intent") == {"name": "share_hardship", "confidence": 0.9}
 
 

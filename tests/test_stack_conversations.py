@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,8 @@ def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, ques
         ("do I have to go to AA meetings", "support_groups"),
     ],
 )
-def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, filled, question, topic):
+def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, filled, question,
+                                                                      topic):
     replies = talk(question)
     assert replies[-1] == filled(f"utter_faq/{topic}")
     assert "{" not in replies[-1]

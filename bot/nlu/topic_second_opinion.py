@@ -241,9 +241,10 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         temperature, diet_weight = (self.component_config[key]
                                     for key in ("temperature", "diet_weight"))
         return {
-            index: blend(two_stage[index], softmax(dict(zip(classes, map(float, row))), temperature),
+            index: blend(two_stage[index],
+                         softmax(dict(zip(classes, map(float, row), strict=True)), temperature),
                          diet_weight)
-            for row, index in zip(margins, indices)
+            for row, index in zip(margins, indices, strict=True)
         }
 
     def _rewrite(self, message: Message, scores: dict[str, float]) -> None:

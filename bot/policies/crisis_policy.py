@@ -1,4 +1,4 @@
-"""Dialogue policy that answers a `crisis` message with the 911/988 reply, whatever else is going on.
+"""Dialogue policy that answers a `crisis` message with the 911/988 reply, whatever else goes on.
 
 Rules alone are not enough: they only match when the conversation looks like the training
 data. If the action server failed at session start, if a form is active, or if a later

@@ -132,7 +132,8 @@ def _for_whom(text: str, _context: AnswerContext) -> dict | None:
     who = v.parse_for_whom(text)
     if who is None:
         return None
-    return {"for_whom": who, "relationship": v.relationship_in(text) if who == "loved_one" else None}
+    relationship = v.relationship_in(text) if who == "loved_one" else None
+    return {"for_whom": who, "relationship": relationship}
 
 
 def _first_name(text: str, _context: AnswerContext) -> str | None:

@@ -83,12 +83,12 @@ def _leet_readings(folded: str) -> list[str]:
     # of the lower-case text has one when upper-casing changes it): "911" and "$20" stay.
     words = text.split(" ")
     read_as_i = [read if read != word and word != word.upper() else word
-                 for word, read in zip(words, as_i.split(" "))]
+                 for word, read in zip(words, as_i.split(" "), strict=True)]
     readings = [" ".join(read_as_i)]
     if "1" in text:
         as_l = text.translate(LEET_AS_L).split(" ")
         read_as_l = [l_word if read != word else word
-                     for word, read, l_word in zip(words, read_as_i, as_l)]
+                     for word, read, l_word in zip(words, read_as_i, as_l, strict=True)]
         readings.append(" ".join(read_as_l))
     return readings
 
