@@ -7,22 +7,16 @@ each hard-topic phrasing that must not gets an ordinary answer.
 """
 from __future__ import annotations
 
-import uuid
-import xml.etree.ElementTree as ElementTree
+import itertools
 from pathlib import Path
 
 import pytest
 import yaml
 
 from scripts.rest_client import WebsiteConversation
-from scripts.twilio_local import (
-    FakeTwilioApi,
-    signed_post,
-    sms_params,
-    twilio_environment,
-    twiml_messages,
-)
+from scripts.twilio_local import FakeTwilioApi, twilio_environment
 from tests.stack_helpers import throwaway_stack
+from tests.test_stack_twilio import Caller, spoken, texter
 
 pytestmark = pytest.mark.stack
 
@@ -80,33 +74,26 @@ def helpline(tmp_path_factory):
             yield stack
 
 
+_numbers = itertools.count(1000)
+
+
 class Person:
-    """Someone on one channel: `say(text)` returns what they read or hear back."""
+    """Someone new on one channel: `say(text)` returns what they read or hear back.
+
+    Each has a number of their own (a random one could belong to an earlier test's paused
+    conversation).
+    """
 
     def __init__(self, stack, channel: str):
-        self.url, self.channel = stack.rasa_url, channel
-        self.phone = f"+1312555{uuid.uuid4().int % 10000:04d}"
-        self.call_sid, self.turn = f"CA{uuid.uuid4().hex}", 0
-        self.website = WebsiteConversation(stack.rasa_url)
-        if channel == "voice":
-            self._call("")  # the call is answered with the greeting first
-
-    def say(self, text: str) -> list[str]:
-        if self.channel == "website":
-            return self.website.texts(text)
-        if self.channel == "sms":
-            return twiml_messages(signed_post(self.url, "/webhooks/twilio_sms/webhook", sms_params(
-                self.phone, text, f"SM{uuid.uuid4().hex}")))
-        self.turn += 1
-        return self._call(f"step=answer&t={self.turn}", SpeechResult=text, Confidence="0.9")
-
-    def _call(self, query: str, **params: str) -> list[str]:
-        form = {"CallSid": self.call_sid, "From": self.phone, "To": "+15550104400",
-                "CallStatus": "in-progress", **params}
-        path = "/webhooks/twilio_voice/webhook" + (f"?{query}" if query else "")
-        answer = signed_post(self.url, path, form)
-        assert answer.status_code == 200, answer.text
-        return [say.text or "" for say in ElementTree.fromstring(answer.text).iter("Say")]
+        phone = f"+1312556{next(_numbers):04d}"
+        if channel == "website":
+            self.say = WebsiteConversation(stack.rasa_url).texts
+        elif channel == "sms":
+            self.say = texter((stack,), phone)
+        else:
+            caller = Caller((stack,), phone)
+            caller.post()  # the call is answered with the greeting first
+            self.say = lambda text: [spoken(caller.say(text))]
 
 
 def in_prescreen(stack, channel: str) -> Person:
