@@ -33,13 +33,20 @@ _EMAIL = re.compile(r"[\w.+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63})+")
 # our pseudonymous conversation ids and uuids (they identify nobody).
 _SAFE_ID = re.compile(r"(?:web|twilio_sms|twilio_voice)-[\w.\-]+|://[\w.\-]+:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}"
                       r"-[0-9a-f]{4}-[0-9a-f]{12}|\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?")
-_NUMBERISH = re.compile(r"\b[\w\-]*\d{4,}[\w\-]*\b")
+# Tokens are found first and then tested, which keeps this linear in the line's length
+# (one pattern with a digit run in the middle of two word runs backtracks quadratically).
+_TOKEN = re.compile(r"[\w\-]+")
+_FOUR_DIGITS = re.compile(r"\d{4}")
+# A third-party line longer than this is cut before it is scrubbed: no library line worth
+# reading is longer, and every scrubbing pattern then runs on a bounded input.
+MAX_SCRUBBED_CHARS = 8000
 
 # Rasa's own formats that carry what a person said or what was extracted from it.
 _QUOTED = r"(?:'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\")"
 _RASA_FIELDS = [
-    # "Received user message 'I want ...' with intent ...", "text 'hi'".
-    re.compile(r"((?:message|text|utterance)\s+)'.*?'(?=\s+with\s|\s*$|[,.;])",
+    # "Received user message 'I want ...' with intent ...", "text 'hi'", and Rasa's warning
+    # "Failed to parse arguments in line '/...'".
+    re.compile(r"((?:message|text|utterance|line)\s+)'.*?'(?=\s+with\s|\s*$|[,.;])",
                re.IGNORECASE | re.DOTALL),
     # Event reprs: UserUttered(text: ..., intent: ...), BotUttered(text: ..., data: {...}).
     re.compile(r"((?:UserUttered|BotUttered)\(text: ).*?(?=, intent: |, data: |"
@@ -96,6 +103,8 @@ def remember_sensitive(text: str | None) -> None:
 def scrub(line: str, own: bool = False) -> str:
     """The line with PHI replaced by [redacted]."""
     if not own:
+        if len(line) > MAX_SCRUBBED_CHARS:
+            line = line[:MAX_SCRUBBED_CHARS] + " [cut]"
         structured = _scrub_structlog(line)
         if structured is not None:
             return structured
@@ -114,10 +123,12 @@ def _scrub_numberish(line: str) -> str:
     safe = [(m.start(), m.end()) for m in _SAFE_ID.finditer(line)]
 
     def replace(match: re.Match) -> str:
+        if not _FOUR_DIGITS.search(match.group(0)):
+            return match.group(0)
         inside_safe = any(start <= match.start() and match.end() <= end for start, end in safe)
         return match.group(0) if inside_safe else REDACTED
 
-    return _NUMBERISH.sub(replace, line)
+    return _TOKEN.sub(replace, line)
 
 
 def _scrub_structlog(line: str) -> str | None:

@@ -41,6 +41,8 @@ class Settings:
     # channel before getting 429 with Retry-After.
     rate_limit_conversation_per_minute: int
     rate_limit_ip_per_minute: int
+    # New website conversations one client address may open an hour.
+    rate_limit_new_conversations_per_hour: int
     # Behind a reverse proxy every request comes from the proxy: the header that carries the
     # visitor's address (X-Forwarded-For: the last address, the one the proxy added, is used).
     client_ip_header: str | None
@@ -116,6 +118,8 @@ def load_settings() -> Settings:
         rate_limit_conversation_per_minute=_number_from_env(
             "RATE_LIMIT_CONVERSATION_PER_MINUTE", 20),
         rate_limit_ip_per_minute=_number_from_env("RATE_LIMIT_IP_PER_MINUTE", 60),
+        rate_limit_new_conversations_per_hour=_number_from_env(
+            "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR", 30),
         client_ip_header=os.environ.get("CLIENT_IP_HEADER") or None,
         facility_profile_path=Path(
             os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")

@@ -6,6 +6,7 @@ longest text Twilio delivers.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sanic.request import Request
@@ -18,14 +19,25 @@ from bot.settings import Settings, load_settings
 MAX_MESSAGE_CHARS = 1600
 
 
+# Rasa strips a message, then reads one starting with "/" as a command: "/ /request_human"
+# must lose every slash and blank in front, not just the first.
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
+
+
+def clean_text(text: str) -> str:
+    """The message as a string every later step can encode: JSON lets a client send a lone
+    surrogate ("\ud800"), which is no character and would fail the crisis net's matching."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def text_for_nlu(text: str) -> str:
     """The text the assistant reads: cut to the limit, and never a Rasa command.
 
     Rasa reads a message starting with "/" as an intent with entities ("/request_human",
     '/affirm{"ps_phone": ...}'), which would let anyone skip the classifier and the crisis
-    guard or set answers directly. People never mean that; the slash is dropped.
+    guard or set answers directly. People never mean that; the slashes are dropped.
     """
-    return text.lstrip().lstrip("/")[:MAX_MESSAGE_CHARS]
+    return _LEADING_SLASHES.sub("", clean_text(text))[:MAX_MESSAGE_CHARS]
 
 
 def client_address(request: Request, settings: Settings) -> str:
@@ -50,3 +62,10 @@ def per_address_limiter() -> SlidingWindowLimiter:
 @lru_cache(maxsize=1)
 def per_conversation_limiter() -> SlidingWindowLimiter:
     return SlidingWindowLimiter(load_settings().rate_limit_conversation_per_minute)
+
+
+@lru_cache(maxsize=1)
+def new_conversations_limiter() -> SlidingWindowLimiter:
+    """New conversations an address may open an hour: each is stored, and each may ask for a
+    person, which texts on-call staff."""
+    return SlidingWindowLimiter(load_settings().rate_limit_new_conversations_per_hour, 3600)

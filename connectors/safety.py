@@ -1,35 +1,61 @@
 """The crisis reply, guaranteed at the channel: no crisis message goes without 911/988.
 
-The dialogue answers a crisis message itself (CrisisGuard, CrisisPolicy). Three cases slip
+The dialogue answers a crisis message itself (CrisisGuard, CrisisPolicy). Some cases slip
 past it, and every connector passes its messages through `with_crisis_reply` to close them:
-- a conversation paused for a counselor gets no reply from Rasa at all;
+- a conversation paused for a counselor gets no reply from Rasa at all, even to a message
+  its classifier read as a crisis;
 - NLU reads at most MAX_MESSAGE_CHARS, so crisis words past the cut are never classified;
-- the assistant fails or times out on the message.
-Whenever the deterministic net matches the whole message and no crisis reply is among what
-the assistant said, the channel adds it, in the message's language and in the channel's
-variation, and moves the person's handoff to the top of the queue, texting on-call staff.
+- the assistant fails, or hangs (a stuck action server: Rasa waits 300 s), on the message.
+Whenever the deterministic net matches the whole message (or, paused, the classifier heard a
+crisis) and no crisis reply is among what the assistant said, the channel adds it, in the
+message's language and the channel's variation, and moves the person's handoff to the top of
+the queue, texting on-call staff.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot.handoff import service
 from bot.leads.submission import HandoffPriority, HandoffRequest, Submission
-from bot.safety.crisis import CrisisDetector, CrisisMatch
+from bot.safety.crisis import CRISIS_INTENT, CrisisDetector, CrisisMatch
 from bot.settings import load_settings
 from connectors.replies import all_texts_of, channel_reply
 
 logger = logging.getLogger(__name__)
 
 CRISIS_RESPONSE = "utter_crisis"
+# How long a channel waits for the dialogue before answering without it. Twilio gives up on a
+# webhook after 15 s, and Rasa waits up to 300 s on a hung action server: past this budget a
+# crisis message gets its reply from the channel, anything else a kind error.
+DIALOGUE_BUDGET_S = 10.0
+# A crisis from someone whose handoff is waiting moves it up and texts staff; repeated crisis
+# messages from one conversation text staff at most once in this many seconds.
+CRISIS_REALERT_INTERVAL_S = 600
+# Reading a message over this many characters happens off the event loop, so one long
+# message does not hold up everyone else's replies.
+LONG_MESSAGE_CHARS = 2000
 
-# `handle(message, whole_text)`: whole_text is the message as received, before it was cut
-# for NLU; None when nothing was cut.
-MessageHandler = Callable[[UserMessage, "str | None"], Awaitable[None]]
+# `handle(message, whole_text, tracker_store)`: whole_text is the message as received, before
+# it was cut for NLU (None when nothing was cut); tracker_store, Rasa's, lets the channel ask
+# what the classifier made of a message the paused dialogue did not answer.
+MessageHandler = Callable[..., Awaitable[None]]
+
+
+def tracker_store_of(request: Any) -> Any:
+    """Rasa's tracker store, where the server has loaded its agent (not in connector tests)."""
+    return getattr(getattr(request.app.ctx, "agent", None), "tracker_store", None)
+
+
+class DialogueTimeout(TimeoutError):
+    """The dialogue did not answer within DIALOGUE_BUDGET_S (it goes on in the background)."""
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +64,20 @@ def crisis_detector() -> CrisisDetector:
 
 
 def crisis_in(text: str | None) -> CrisisMatch | None:
-    return crisis_detector().detect(text)
+    """The crisis net's verdict. If the net itself fails on a message, that message is treated
+    as a crisis: a kind 911/988 reply to someone who was fine costs little."""
+    try:
+        return crisis_detector().detect(text)
+    except Exception as error:
+        logger.error("crisis net failed on a message (%s); answering it as a crisis",
+                     type(error).__name__)
+        return CrisisMatch("unreadable", "en")
+
+
+async def crisis_in_message(text: str | None) -> CrisisMatch | None:
+    if text and len(text) > LONG_MESSAGE_CHARS:
+        return await asyncio.to_thread(crisis_in, text)
+    return crisis_in(text)
 
 
 def crisis_reply_sent(messages: list[dict]) -> bool:
@@ -46,37 +85,96 @@ def crisis_reply_sent(messages: list[dict]) -> bool:
     return any((m.get("text") or "").strip() in wordings for m in messages)
 
 
-def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]]) -> MessageHandler:
-    async def handle(message: UserMessage, whole_text: str | None = None) -> None:
+# Turns that outlived their budget, kept referenced until they end.
+_late_turns: set[asyncio.Future] = set()
+
+
+def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]],
+                      budget_s: float | None = DIALOGUE_BUDGET_S) -> MessageHandler:
+    async def handle(message: UserMessage, whole_text: str | None = None,
+                     tracker_store: Any = None) -> None:
+        turn = asyncio.ensure_future(on_new_message(message))
         try:
-            await on_new_message(message)
+            await asyncio.wait_for(asyncio.shield(turn), budget_s)
+        except asyncio.TimeoutError:
+            logger.error("the dialogue did not answer within %.0f s", budget_s)
+            _late_turns.add(turn)
+            turn.add_done_callback(_finish_late_turn)
+            raise DialogueTimeout() from None
         finally:
-            # Also when the assistant raised or was cancelled: the reply must still go out.
-            await _add_crisis_reply_if_missing(message, whole_text)
+            # Also when the dialogue raised, timed out or was cancelled: the reply goes out.
+            await _add_crisis_reply_if_missing(message, whole_text, tracker_store)
 
     return handle
 
 
-async def _add_crisis_reply_if_missing(message: UserMessage, whole_text: str | None) -> None:
+def _finish_late_turn(turn: asyncio.Future) -> None:
+    _late_turns.discard(turn)
+    if not turn.cancelled() and turn.exception() is not None:
+        logger.error("a late dialogue turn failed (%s)", type(turn.exception()).__name__)
+
+
+async def _add_crisis_reply_if_missing(message: UserMessage, whole_text: str | None,
+                                       tracker_store: Any) -> None:
     collector = message.output_channel
-    if not isinstance(collector, CollectingOutputChannel):
+    if not isinstance(collector, CollectingOutputChannel) or crisis_reply_sent(
+            collector.messages):
         return
-    match = crisis_in(whole_text if whole_text is not None else message.text)
-    if match is None or crisis_reply_sent(collector.messages):
+    match = await crisis_in_message(whole_text if whole_text is not None else message.text)
+    if match is None and not collector.messages and tracker_store is not None:
+        match = await _classifier_heard_a_crisis(tracker_store, message.sender_id)
+    if match is None:
         return
     logger.warning("crisis message the dialogue did not answer: category=%s channel=%s",
                    match.category, message.input_channel)
+    await send_crisis_reply(collector, message.sender_id, match)
+    await raise_handoff_priority(message.sender_id, message.input_channel)
+
+
+async def send_crisis_reply(collector: CollectingOutputChannel, recipient: str,
+                            match: CrisisMatch) -> None:
     reply = channel_reply(CRISIS_RESPONSE, collector.name(), getattr(match, "language", "en"))
-    await collector.send_text_message(message.sender_id, reply["text"])
+    await collector.send_text_message(recipient, reply["text"])
     if reply.get("custom"):
-        await collector.send_custom_json(message.sender_id, reply["custom"])
-    await _raise_handoff_priority(message)
+        await collector.send_custom_json(recipient, reply["custom"])
 
 
-async def _raise_handoff_priority(message: UserMessage) -> None:
+async def _classifier_heard_a_crisis(tracker_store: Any, conversation_id: str
+                                     ) -> CrisisMatch | None:
+    """A paused conversation's latest message, as the classifier read it.
+
+    Paused, the dialogue still classifies and stores each message, but answers none: a crisis
+    only the classifier recognised ("I have the pills in my hand") would meet silence.
+    """
     try:
-        await service.record(Submission(message.sender_id, message.input_channel or "unknown",
+        tracker = await tracker_store.retrieve(conversation_id)
+    except Exception as error:
+        logger.error("could not read the paused conversation (%s)", type(error).__name__)
+        return None
+    if tracker is None or tracker.latest_message is None:
+        return None
+    if (tracker.latest_message.intent or {}).get("name") != CRISIS_INTENT:
+        return None
+    return CrisisMatch("classifier", tracker.get_slot("language") or "en")
+
+
+_recent_alerts: OrderedDict[str, float] = OrderedDict()
+
+
+async def raise_handoff_priority(conversation_id: str, channel: str | None) -> None:
+    """Moves the conversation's handoff (a new one if none is open) to the top of the queue,
+    texting on-call staff unless they were texted about this conversation a moment ago."""
+    now = time.monotonic()
+    last = _recent_alerts.get(conversation_id)
+    alert = last is None or now - last > CRISIS_REALERT_INTERVAL_S
+    if alert:
+        _recent_alerts[conversation_id] = now
+        _recent_alerts.move_to_end(conversation_id)
+        while len(_recent_alerts) > 10_000:
+            _recent_alerts.popitem(last=False)
+    try:
+        await service.record(Submission(conversation_id, channel or "unknown",
                                         handoff=HandoffRequest("crisis", HandoffPriority.CRISIS)),
-                             notify_existing=True)
+                             notify_existing=alert)
     except Exception as error:  # the reply has gone out; the queue change must not undo it
         logger.error("could not raise the handoff priority (%s)", type(error).__name__)

@@ -28,9 +28,17 @@ from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.outbound import Purpose
 from bot.messaging.segments import split_for_sms
 from bot.messaging.twilio_api import outbound_from_settings
-from connectors.limits import text_for_nlu
+from connectors.limits import clean_text, text_for_nlu
 from connectors.replies import channel_reply
-from connectors.safety import crisis_in, with_crisis_reply
+from connectors.safety import (
+    CRISIS_RESPONSE,
+    crisis_in,
+    crisis_in_message,
+    crisis_reply_sent,
+    raise_handoff_priority,
+    tracker_store_of,
+    with_crisis_reply,
+)
 from connectors.twilio_common import (
     NamedCollectingOutputChannel,
     TwilioChannelConfig,
@@ -90,7 +98,8 @@ class TwilioSmsInput(InputChannel):
         return CHANNEL
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        handle = with_crisis_reply(on_new_message)
+        # No budget inside: this channel keeps its own (below), with a late reply past it.
+        handle = with_crisis_reply(on_new_message, budget_s=None)
         sms = Blueprint("twilio_sms_webhook", __name__)
         add_health_route(sms)
 
@@ -106,7 +115,7 @@ class TwilioSmsInput(InputChannel):
             if not await is_first_delivery(config, message_sid, CHANNEL):
                 logger.info("sms webhook: duplicate delivery ignored")
                 return twiml()
-            text = form_value(request, "Body").strip()
+            text = clean_text(form_value(request, "Body")).strip()
             remember_sensitive(text)
             keyword = keyword_of(text)
             if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
@@ -153,16 +162,21 @@ class TwilioSmsInput(InputChannel):
         collector = NamedCollectingOutputChannel(CHANNEL)
         message = UserMessage(text_for_nlu(text), collector, conversation_id,
                               input_channel=CHANNEL)
-        turn = asyncio.create_task(handle(message, text))
+        turn = asyncio.create_task(handle(message, text, tracker_store_of(request)))
         try:
             await asyncio.wait_for(asyncio.shield(turn), config.settings.sms_reply_budget_seconds)
         except asyncio.TimeoutError:
-            logger.warning("sms: reply over budget; it will follow through the REST API")
-            purpose = Purpose.CRISIS_REPLY if crisis_in(text) else Purpose.REPLY
-            late = asyncio.create_task(_send_late(turn, collector, phone, config, purpose))
-            _late_replies.add(late)
-            late.add_done_callback(_late_replies.discard)
-            return twiml()
+            match = await crisis_in_message(text)
+            if match is None:
+                logger.warning("sms: reply over budget; it will follow through the REST API")
+                _follow_late(turn, collector, phone, config, Purpose.REPLY, skip_crisis=False)
+                return twiml()
+            # A crisis does not wait for a slow assistant: the crisis reply goes now, inline,
+            # and whatever else the assistant says follows late (without a second one).
+            logger.warning("sms: assistant over budget on a crisis message; answered inline")
+            await raise_handoff_priority(conversation_id, CHANNEL)
+            _follow_late(turn, collector, phone, config, Purpose.CRISIS_REPLY, skip_crisis=True)
+            return twiml(channel_reply(CRISIS_RESPONSE, CHANNEL, match.language)["text"])
         except Exception as error:
             # What was said before the failure goes out (a crisis reply among it, if any).
             logger.error("sms: the assistant failed on a message (%s)", type(error).__name__)
@@ -179,15 +193,25 @@ async def _opted_out(config: TwilioChannelConfig, phone: str) -> bool:
         return False
 
 
+def _follow_late(turn: asyncio.Task, collector: NamedCollectingOutputChannel, phone: str,
+                 config: TwilioChannelConfig, purpose: Purpose, skip_crisis: bool) -> None:
+    late = asyncio.create_task(_send_late(turn, collector, phone, config, purpose, skip_crisis))
+    _late_replies.add(late)
+    late.add_done_callback(_late_replies.discard)
+
+
 async def _send_late(turn: asyncio.Task, collector: NamedCollectingOutputChannel, phone: str,
-                     config: TwilioChannelConfig, purpose: Purpose) -> None:
+                     config: TwilioChannelConfig, purpose: Purpose, skip_crisis: bool) -> None:
+    """What the assistant said past the reply budget, by the REST API; what it said before
+    failing too (a crisis reply among it), unless the crisis reply already went inline."""
     try:
         await turn
-    except Exception:
-        logger.exception("sms: the assistant failed on a message answered late")
-        return
+    except Exception as error:
+        logger.error("sms: the assistant failed on a message answered late (%s)",
+                     type(error).__name__)
+    messages = [m for m in collector.messages if not (skip_crisis and crisis_reply_sent([m]))]
     outbound = outbound_from_settings(config.settings)
-    for text in texts_of(collector.messages):
+    for text in texts_of(messages):
         outcome = await outbound.send(phone, text, purpose)
         if not outcome.sent:
             logger.warning("sms: late reply not sent (%s)", outcome.reason)

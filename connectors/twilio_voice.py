@@ -37,9 +37,15 @@ from bot.messaging.speech import speakable
 from bot.messaging.voice_hints import speech_hints
 from bot.prescreen.lead import lead_from_slots, with_channel_phone
 from bot.settings import load_settings
-from connectors.limits import text_for_nlu
+from connectors.limits import clean_text, text_for_nlu
 from connectors.replies import channel_reply
-from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply
+from connectors.safety import (
+    CRISIS_RESPONSE,
+    DialogueTimeout,
+    crisis_in,
+    tracker_store_of,
+    with_crisis_reply,
+)
 from connectors.twilio_common import (
     NamedCollectingOutputChannel,
     TwilioChannelConfig,
@@ -263,9 +269,16 @@ class TwilioVoiceInput(InputChannel):
 
         async def ask_assistant(text: str) -> VoiceResponse:
             collector = NamedCollectingOutputChannel(CHANNEL)
+            text = clean_text(text)
             remember_sensitive(text)
-            await handle(UserMessage(text_for_nlu(text) if text != SESSION_START else text,
-                                     collector, conversation_id, input_channel=CHANNEL), text)
+            try:
+                await handle(UserMessage(text_for_nlu(text) if text != SESSION_START else text,
+                                         collector, conversation_id, input_channel=CHANNEL),
+                             text, tracker_store_of(request))
+            except DialogueTimeout:
+                if not collector.messages:
+                    raise
+                # A slow assistant: what the channel said meanwhile (the crisis reply) is heard.
             if not collector.messages:
                 # Paused for a counselor: the assistant stays quiet, the call does not.
                 return await _while_a_counselor_is_awaited(config, phone)

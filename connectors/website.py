@@ -16,6 +16,7 @@ messages, as Rasa's REST channel does, so outside clients keep working. What dif
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from functools import lru_cache
 from typing import Any, Awaitable, Callable
@@ -31,13 +32,21 @@ from bot.log_redaction import remember_sensitive
 from bot.messaging.pseudonym import is_issued_web_conversation_id, issue_web_conversation_id
 from bot.settings import load_settings
 from connectors.limits import (
+    clean_text,
     client_address,
+    new_conversations_limiter,
     per_address_limiter,
     per_conversation_limiter,
     text_for_nlu,
 )
 from connectors.replies import channel_reply
-from connectors.safety import CRISIS_RESPONSE, crisis_in, with_crisis_reply
+from connectors.safety import (
+    CRISIS_RESPONSE,
+    crisis_in_message,
+    raise_handoff_priority,
+    tracker_store_of,
+    with_crisis_reply,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,8 @@ CHANNEL = "rest"
 # A 1,600-character message, even all emoji escaped in JSON, fits in well under this.
 MAX_BODY_BYTES = 64 * 1024
 CONVERSATION_HEADER = "X-Conversation-Id"
+# Of a message refused for its rate, only this much is read for a crisis.
+CHECKED_WHEN_REFUSED = 4000
 
 
 @lru_cache(maxsize=1)
@@ -52,11 +63,11 @@ def _id_secret() -> bytes:
     return conversation_id_secret(load_settings())
 
 
-def conversation_for(sender: object) -> str:
-    """The sender's conversation if this server issued its id, else a new conversation."""
+def issued_conversation(sender: object) -> str | None:
+    """The sender's conversation id if this server issued it; None means a new conversation."""
     if is_issued_web_conversation_id(sender, _id_secret()):
         return sender  # type: ignore[return-value]
-    return issue_web_conversation_id(_id_secret())
+    return None
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -64,10 +75,11 @@ def _error(status: int, reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=status)
 
 
-def _person_reply(status: int, conversation_id: str | None, *names: str,
+def _person_reply(status: int, conversation_id: str | None, *names: str, language: str = "en",
                   headers: dict[str, str] | None = None) -> HTTPResponse:
     """Refused, but in the protocol's own shape, so the chat shows the person why."""
-    messages = [{"recipient_id": conversation_id, **channel_reply(name)} for name in names]
+    messages = [{"recipient_id": conversation_id, **channel_reply(name, language=language)}
+                for name in names]
     extra = {CONVERSATION_HEADER: conversation_id} if conversation_id else {}
     return response.json(messages, status=status, headers={**extra, **(headers or {})})
 
@@ -101,29 +113,34 @@ class WebsiteInput(RestInput):
                 text = ""
             if not isinstance(text, str):
                 return _error(400, "'message' must be a string")
+            text = clean_text(text)
             remember_sensitive(text)
+            remember_sensitive(text_for_nlu(text))
             settings = load_settings()
-            conversation_id = conversation_for(body.get("sender"))
-            wait = (per_address_limiter().retry_after(client_address(request, settings))
-                    or per_conversation_limiter().retry_after(conversation_id))
+            address = client_address(request, settings)
+            conversation_id = issued_conversation(body.get("sender"))
+            known = conversation_id is not None
+            if known:
+                wait = (per_address_limiter().retry_after(address)
+                        or per_conversation_limiter().retry_after(conversation_id))
+            else:
+                wait = (per_address_limiter().retry_after(address)
+                        or new_conversations_limiter().retry_after(address))
+                conversation_id = issue_web_conversation_id(_id_secret())
             if wait:
-                logger.warning("website: message over the rate limit")
-                names = (["utter_rate_limited", CRISIS_RESPONSE] if crisis_in(text)
-                         else ["utter_rate_limited"])
-                return _person_reply(429, conversation_id, *names,
-                                     headers={"Retry-After": str(wait)})
-            return await self._answer(handle, conversation_id, text)
+                return await _over_the_limit(conversation_id, text, wait, known)
+            return await self._answer(handle, conversation_id, text, tracker_store_of(request))
 
         return website
 
     @staticmethod
     async def _answer(handle: Callable[..., Awaitable[None]], conversation_id: str,
-                      text: str) -> HTTPResponse:
+                      text: str, tracker_store: Any) -> HTTPResponse:
         collector = CollectingOutputChannel()
         message = UserMessage(text_for_nlu(text), collector, conversation_id,
                               input_channel=CHANNEL)
         try:
-            await handle(message, text)
+            await handle(message, text, tracker_store)
         except (Exception, asyncio.CancelledError) as error:  # Rasa's response timeout too
             logger.error("website: the assistant failed on a message (%s)", type(error).__name__)
             await collector.send_text_message(conversation_id,
@@ -131,8 +148,29 @@ class WebsiteInput(RestInput):
         return response.json(collector.messages, headers={CONVERSATION_HEADER: conversation_id})
 
 
+async def _over_the_limit(conversation_id: str, text: str, wait: int,
+                          known: bool) -> HTTPResponse:
+    """429 with Retry-After, in words a person understands; a crisis message still gets the
+    crisis reply and, in a conversation already going, still moves the person's handoff up
+    (staff texted at most every few minutes). A crisis in a new conversation refused for
+    opening too many opens no handoff: that would let one address text staff without limit.
+    Only the start of the message is read: refusing must stay cheap."""
+    logger.warning("website: message over the rate limit")
+    match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
+    names = ["utter_rate_limited"]
+    if match is not None:
+        names.append(CRISIS_RESPONSE)
+        if known:
+            await raise_handoff_priority(conversation_id, CHANNEL)
+    language = getattr(match, "language", "en") if match else "en"
+    return _person_reply(429, conversation_id, *names, language=language,
+                         headers={"Retry-After": str(wait)})
+
+
 def _json_body(request: Request) -> Any:
+    """The body as JSON; bytes that are not UTF-8 are read with replacement characters, so a
+    stray byte from an old browser still reaches the assistant (and the crisis net)."""
     try:
-        return request.json
-    except Exception:  # Sanic raises InvalidUsage for a body that is not JSON
+        return json.loads((request.body or b"").decode("utf-8", "replace"))
+    except ValueError:
         return None

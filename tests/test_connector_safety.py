@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import types
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -17,24 +18,40 @@ def raised(monkeypatch):
     """The conversations whose handoff was moved to the top of the queue."""
     moved = []
 
-    async def fake_raise(message):
-        moved.append(message.sender_id)
+    async def fake_raise(conversation_id, channel):
+        moved.append(conversation_id)
 
-    monkeypatch.setattr(safety, "_raise_handoff_priority", fake_raise)
+    monkeypatch.setattr(safety, "raise_handoff_priority", fake_raise)
     return moved
 
 
-def deliver(text: str, assistant_replies: list[str], collector=None, crash=False) -> list[dict]:
+def deliver(text: str, assistant_replies: list[str], collector=None, crash=False,
+            hang_s: float = 0, tracker_store=None, budget_s: float = 5) -> list[dict]:
     async def assistant(message: UserMessage) -> None:
+        await asyncio.sleep(hang_s)
         for reply in assistant_replies:
             await message.output_channel.send_text_message(message.sender_id, reply)
         if crash:
             raise RuntimeError("the model failed")
 
     collector = collector or CollectingOutputChannel()
-    asyncio.run(with_crisis_reply(assistant)(
-        UserMessage(text_for_nlu(text), collector, "conv-1", input_channel="rest"), text))
+    asyncio.run(with_crisis_reply(assistant, budget_s)(
+        UserMessage(text_for_nlu(text), collector, "conv-1", input_channel="rest"), text,
+        tracker_store))
     return collector.messages
+
+
+class PausedTrackerStore:
+    """Rasa's tracker store as a paused conversation leaves it: the latest message classified,
+    nothing answered."""
+
+    def __init__(self, intent: str, language: str | None = None):
+        self.intent, self.language = intent, language
+
+    async def retrieve(self, conversation_id):
+        latest = types.SimpleNamespace(intent={"name": self.intent, "confidence": 0.99})
+        return types.SimpleNamespace(latest_message=latest,
+                                     get_slot=lambda name: self.language)
 
 
 def texts(messages: list[dict]) -> list[str]:
@@ -72,6 +89,35 @@ def test_an_assistant_that_fails_still_lets_the_crisis_reply_out(responses):
     assert texts(collector.messages) == [responses["utter_crisis"][0]["text"]]
 
 
+def test_a_crisis_only_the_classifier_heard_still_gets_the_reply_while_paused(raised,
+                                                                            responses):
+    # "I have the pills in my hand right now": no pattern, but the classifier said crisis.
+    messages = deliver("I have them in my hand right now", [],
+                       tracker_store=PausedTrackerStore("crisis"))
+    assert texts(messages) == [responses["utter_crisis"][0]["text"]]
+    assert raised == ["conv-1"]
+
+
+def test_a_paused_conversation_the_classifier_read_as_ordinary_stays_quiet(raised):
+    assert deliver("ok I'll wait", [], tracker_store=PausedTrackerStore("affirm")) == []
+    assert raised == []
+
+
+def test_a_hung_assistant_does_not_hold_back_the_crisis_reply(responses):
+    collector = CollectingOutputChannel()
+    with pytest.raises(safety.DialogueTimeout):
+        deliver("i want to kill myself", [], collector=collector, hang_s=30, budget_s=0.2)
+    assert texts(collector.messages) == [responses["utter_crisis"][0]["text"]]
+
+
+def test_a_crisis_net_that_fails_answers_with_the_crisis_reply(monkeypatch, responses):
+    def broken(self, text):
+        raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(safety.CrisisDetector, "detect", broken)
+    assert texts(deliver("hello", ["Hi!"]))[-1] == responses["utter_crisis"][0]["text"]
+
+
 def test_on_a_call_it_is_the_spoken_reply_with_the_offer_to_connect_to_988(responses):
     messages = deliver("I took all my pills", [], collector=NamedCollectingOutputChannel(
         "twilio_voice"))
@@ -81,6 +127,14 @@ def test_on_a_call_it_is_the_spoken_reply_with_the_offer_to_connect_to_988(respo
     assert {"voice": "offer_988"} in [m.get("custom") for m in messages]
 
 
-def test_nlu_never_reads_a_rasa_command_or_more_than_the_limit():
-    assert text_for_nlu('/request_human{"ps_phone": "+13125550142"}').startswith("request_human")
+@pytest.mark.parametrize("command", [
+    '/request_human{"ps_phone": "+13125550142"}', "/ /request_human", " / / /request_human",
+    "/\u00a0/request_human", "\t/\n/request_human"])
+def test_nlu_never_reads_a_rasa_command(command):
+    # Rasa strips a message, then treats a leading "/" as an intent it skips NLU for.
+    assert not text_for_nlu(command).strip().startswith("/")
+
+
+def test_nlu_reads_no_more_than_the_limit_and_no_lone_surrogate():
     assert len(text_for_nlu("x" * 10_000)) == MAX_MESSAGE_CHARS
+    assert text_for_nlu("\ud800 hi").encode("utf-8")  # encodable, so no step fails on it

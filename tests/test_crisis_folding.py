@@ -90,3 +90,13 @@ def test_ordinary_one_letter_words_are_not_joined(text):
 ])
 def test_each_pattern_letter_also_matches_a_stretched_run(pattern, compiled):
     assert letter_runs_allowed(pattern) == compiled
+
+
+def test_a_lone_surrogate_neither_fails_nor_hides_a_crisis():
+    # JSON lets a client send "\ud800"; encoding it for RE2 used to raise.
+    from bot.safety.crisis import CrisisDetector
+    from bot.settings import load_settings
+
+    detector = CrisisDetector.from_file(load_settings().crisis_patterns_path)
+    assert detector.detect("\ud800 i want to kill myself") is not None
+    assert detector.detect("\udfff\ud800") is None

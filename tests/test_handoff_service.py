@@ -201,8 +201,7 @@ def test_recording_from_the_rasa_server_never_loads_the_action_server(tmp_path):
         from bot.handoff import service
 
         async def main():
-            await safety._raise_handoff_priority(
-                UserMessage("help", CollectingOutputChannel(), "conv-1", input_channel="rest"))
+            await safety.raise_handoff_priority("conv-1", "rest")
             await twilio_voice._record_callback_time("voice-1", "+13125550142", "mornings")
             domain = Domain.load("bot/domain")
             store = InMemoryTrackerStore(domain)

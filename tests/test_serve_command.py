@@ -44,7 +44,14 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
         printed.extend(server.stdout.readline() for _ in range(4))
         # Keep draining so the servers never block on a full pipe.
         threading.Thread(target=server.stdout.read, daemon=True).start()
-        assert f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in "".join(printed)
+        shown = "".join(printed)
+        assert f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in shown
+        # Where the HTTP API's generated token is, and nothing but that in it: private.
+        token_file = tmp_path / "var" / "rasa-api.token"
+        assert str(token_file) in shown
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        # A newcomer's first screen: the ready message, not third-party deprecation notices.
+        assert "Warning" not in shown, shown
 
         base_url = f"http://127.0.0.1:{rasa_port}"
         assert "automated assistant" in WebsiteConversation(base_url).texts("hi")[0]

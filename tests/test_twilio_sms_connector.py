@@ -158,6 +158,16 @@ def test_a_slow_reply_is_sent_through_the_rest_api_instead(sms):
                                "Body": "echo: what is iop"}
 
 
+def test_a_crisis_text_does_not_wait_for_a_slow_assistant(sms, responses):
+    sms.bot.delay = 4  # over the 3 s budget: the crisis reply goes inline at once
+    sms.bot.reply = responses["utter_crisis"][0]["text"]  # what the dialogue says, late
+    inline = " ".join(twiml_messages(sms.text("i took all my pills")))
+    assert "911" in inline and "988" in inline
+    threading.Event().wait(5)  # the assistant's own late reply arrives meanwhile
+    late = [r["form"]["Body"] for r in sms.twilio.requests if r["form"].get("To") == sms.number]
+    assert not any("988" in body for body in late)  # no second crisis text
+
+
 def test_an_assistant_failure_still_gets_a_kind_reply(sms):
     sms.bot.crash = True
     (reply,) = twiml_messages(sms.text("hello"))

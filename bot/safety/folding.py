@@ -25,6 +25,19 @@ APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": 
 # which Unicode's confusables data (rightly) pairs with r-with-stroke instead. The one
 # look-alike the data does not give us.
 SMALL_CAPITAL_STAND_INS = {"\u0493": "f"}
+# Latin letters the confusables data pairs only with non-Latin ones: kra ("ĸill").
+LATIN_STAND_INS = {"\u0138": "k"}
+
+# Letters in boxes and circles ("🅺🅸🅻🅻", "ⓚⓘⓛⓛ" once NFKD has opened the circle) and the
+# regional indicators fancy-text generators use: named after the letter they show.
+_BOXED_LETTER = re.compile(r"(?:NEGATIVE )?(?:SQUARED|CIRCLED|PARENTHESIZED) LATIN "
+                           r"(?:CAPITAL |SMALL )?LETTER ([A-Z])|REGIONAL INDICATOR SYMBOL "
+                           r"LETTER ([A-Z])")
+# A capital I or a pipe standing for an l inside a lower-case word: "kill myseIf", "kiII",
+# "ki||". Tried as an extra reading, before lower-casing makes "I" an "i".
+_I_OR_PIPE_FOR_L = re.compile(r"(?<=[a-z])[I|]+|[I|]+(?=[a-z])")
+# A word broken by hyphens: "sui-cide".
+_HYPHEN_INSIDE_WORD = re.compile(r"(?<=[a-z])-(?=[a-z])")
 
 _SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
 _ASCII_LETTER_OR_DIGIT = re.compile(r"[a-zA-Z0-9]")
@@ -58,7 +71,10 @@ def fold(text: str | None) -> str:
     # (fullwidth, mathematical bold, ligatures, superscripts) into plain letters; lower()
     # comes before the table so one lower-case entry serves both cases. An acute accent
     # typed as an apostrophe goes first, or NFKD would make it a space.
-    decomposed = unicodedata.normalize("NFKD", (text or "").replace("\u00b4", "'")).lower()
+    # A lone surrogate (JSON allows "\ud800") is no character: it becomes "?" rather than
+    # failing every step after this one.
+    text = (text or "").encode("utf-8", "replace").decode("utf-8")
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u00b4", "'")).lower()
     return " ".join(decomposed.translate(folding_table()).split())
 
 
@@ -71,7 +87,12 @@ def spellings(text: str | None) -> list[str]:
     """
     folded = fold(text)
     readings = _leet_readings(folded) if _LEET_CHARACTERS.search(folded) else [folded]
-    return list(dict.fromkeys([*readings, _join_spelled_out_letters(readings[0])]))
+    extra = [_join_spelled_out_letters(readings[0])]
+    if text and ("I" in text or "|" in text):
+        extra.append(fold(_I_OR_PIPE_FOR_L.sub(lambda m: "l" * len(m.group()), text)))
+    if "-" in folded:
+        extra.append(_HYPHEN_INSIDE_WORD.sub("", readings[0]))
+    return list(dict.fromkeys([*readings, *extra]))
 
 
 def _leet_readings(folded: str) -> list[str]:
@@ -126,9 +147,14 @@ def folding_table() -> dict[int, str | None]:
             small_capital = _SMALL_CAPITAL.fullmatch(unicodedata.name(character, ""))
             if small_capital:
                 table[code] = small_capital.group(1).lower()
+        elif category == "So":
+            boxed = _BOXED_LETTER.fullmatch(unicodedata.name(character, ""))
+            if boxed:
+                table[code] = (boxed.group(1) or boxed.group(2)).lower()
     for character, latin in _confusable_letters().items():
         table.setdefault(ord(character), latin)
-    table.update({ord(k): v for k, v in {**SMALL_CAPITAL_STAND_INS, **APOSTROPHES}.items()})
+    stand_ins = {**SMALL_CAPITAL_STAND_INS, **LATIN_STAND_INS, **APOSTROPHES}
+    table.update({ord(k): v for k, v in stand_ins.items()})
     return table
 
 
@@ -151,6 +177,13 @@ def _confusable_letters() -> dict[str, str]:
         latin = _latin_look_alike(character) or _latin_look_alike(character.upper())
         if latin:
             mapping[character] = latin.lower()
+    # And the other way round: the letters the data lists as look-alikes of a Latin one.
+    for latin in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        for homoglyph in confusables_data.get(latin, []):
+            character = homoglyph["c"]
+            if (len(character) == 1 and not character.isascii()
+                    and unicodedata.category(character).startswith("L")):
+                mapping.setdefault(character, latin.lower())
     return mapping
 
 
