@@ -57,7 +57,8 @@ VOICE_CALL = ["how much does it cost", "do you take aetna", "is there an evening
 
 # The bench measures the assistant at full load from one address: the website channel's
 # per-address and per-conversation limits would otherwise refuse most of it.
-NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0"}
+NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
+                  "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
 
 # A conversation: a fresh person each time, sending one message and saying if it was answered.
 Opener = Callable[[], Callable[[str], bool]]

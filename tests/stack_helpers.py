@@ -10,7 +10,8 @@ from scripts.stack import Stack, free_port
 API_TOKEN = "test-api-token"
 # Every end-to-end test talks from 127.0.0.1, some twenty conversations at once: the
 # website's rate limits are off unless a test sets them (tests/test_stack_security.py does).
-NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0"}
+NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
+                  "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
 
 
 def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:
