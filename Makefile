@@ -30,6 +30,7 @@ help:
 	@echo "make chat         talk to the assistant in this terminal (needs 'make run' elsewhere)"
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
+	@echo "make train        train the model now (run and test do it when the data changed)"
 
 $(STAMP): pyproject.toml encoder-requirements.txt
 	@PYTHON310=$$(scripts/find_python310.sh) && \

@@ -8,6 +8,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = PROJECT_ROOT / "bot"
+DEFAULT_RASA_PORT = 5005
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
 def _number_from_env(name: str, default: float) -> int | float:
@@ -107,9 +109,9 @@ def _list_from_env(name: str) -> tuple[str, ...]:
 
 
 def load_settings() -> Settings:
-    var_dir = Path(os.environ.get("VAR_DIR", PROJECT_ROOT / "var"))
+    var_dir = Path(os.environ.get("VAR_DIR") or DEFAULT_VAR_DIR)
     return Settings(
-        rasa_port=_number_from_env("RASA_PORT", 5005),
+        rasa_port=_number_from_env("RASA_PORT", DEFAULT_RASA_PORT),
         actions_port=_number_from_env("ACTIONS_PORT", 5055),
         rasa_host=os.environ.get("RASA_HOST") or "127.0.0.1",
         actions_host=os.environ.get("ACTIONS_HOST") or "127.0.0.1",

@@ -127,6 +127,8 @@ class WebsiteInput(RestInput):
                 wait = (per_address_limiter().retry_after(address)
                         or new_conversations_limiter().retry_after(address))
                 conversation_id = issue_web_conversation_id(_id_secret())
+                if not wait:  # its first message counts towards its own allowance too
+                    per_conversation_limiter().retry_after(conversation_id)
             if wait:
                 return await _over_the_limit(conversation_id, text, wait, known)
             return await self._answer(handle, conversation_id, text, tracker_store_of(request))
@@ -159,7 +161,7 @@ async def _over_the_limit(conversation_id: str, text: str, wait: int,
     match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
     names = ["utter_rate_limited"]
     if match is not None:
-        names.append(CRISIS_RESPONSE)
+        names.insert(0, CRISIS_RESPONSE)  # someone in danger reads the crisis reply first
         if known:
             await raise_handoff_priority(conversation_id, CHANNEL)
     language = getattr(match, "language", "en") if match else "en"

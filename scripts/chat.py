@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from bot.settings import load_settings
-from scripts.rest_client import WebsiteConversation
+from scripts.rest_client import WebsiteConversation, texts
 from scripts.stack import Stack
 
 
@@ -19,6 +19,18 @@ def _is_up(url: str) -> bool:
             return True
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+
+
+def _replies(conversation: WebsiteConversation, line: str) -> list[str]:
+    """What the assistant said, also when it refused the message (too long, too fast): those
+    answers carry a kind reply of their own."""
+    try:
+        return conversation.texts(line)
+    except RuntimeError:
+        answer = conversation.answers[-1]
+        if isinstance(answer.body, list):
+            return texts(answer.body)
+        return [f"(the server answered {answer.status}: {answer.body})"]
 
 
 def main() -> int:
@@ -40,7 +52,7 @@ def main() -> int:
                 break
             if line.strip() == "/quit":
                 break
-            for text in conversation.texts(line):
+            for text in _replies(conversation, line):
                 print(f"bot> {text}")
     except KeyboardInterrupt:
         pass

@@ -6,21 +6,40 @@ import sys
 import time
 
 from bot.messaging.twilio_api import twilio_configured
-from bot.settings import Settings, load_settings
+from bot.settings import DEFAULT_RASA_PORT, DEFAULT_VAR_DIR, Settings, load_settings
 from scripts.stack import Stack
 
 
 def phone_channels_status(settings: Settings) -> str:
     """What `make run` says about the Twilio SMS and voice channels."""
     if not twilio_configured(settings):
-        return ("SMS and voice channels: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-                "TWILIO_NUMBER to turn them on; see .env.example).")
+        return ("SMS and voice channels: off (set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+                "TWILIO_NUMBER, ADMISSIONS_PHONE and PUBLIC_BASE_URL to turn them on; see "
+                ".env.example).")
     base = settings.public_base_url or (
         "<PUBLIC_BASE_URL unset: signatures checked against the URL this server sees>")
     return (f"SMS and voice channels: on. Point the Twilio number at\n"
             f"  {base}/webhooks/twilio_sms/webhook (messaging)\n"
             f"  {base}/webhooks/twilio_voice/webhook (voice), status callback "
             f"{base}/webhooks/twilio_voice/status")
+
+
+def staff_alerts_status(settings: Settings) -> str:
+    """Whether anyone is texted when a person asks for a counselor."""
+    if not settings.oncall_staff_numbers:
+        return ("Staff alerts: off (ONCALL_STAFF_NUMBERS unset): handoffs wait, untold, in "
+                "`.venv/bin/python -m bot.leads handoffs list`.")
+    if not twilio_configured(settings):
+        return "Staff alerts: off until Twilio is configured (see .env.example)."
+    return f"Staff alerts: on, to {len(settings.oncall_staff_numbers)} on-call number(s)."
+
+
+def chat_command(settings: Settings) -> str:
+    """`make chat`, with the settings this server runs on, so the chat finds it."""
+    overrides = [f"{name}={value}" for name, value, default in (
+        ("RASA_PORT", settings.rasa_port, DEFAULT_RASA_PORT),
+        ("VAR_DIR", settings.var_dir, DEFAULT_VAR_DIR)) if value != default]
+    return " ".join([*overrides, "make chat"])
 
 
 def api_status(settings: Settings, rasa_url: str) -> str:
@@ -52,9 +71,10 @@ def main() -> int:
         f"  curl -s -X POST {stack.rasa_url}/webhooks/rest/webhook \\\n"
         "       -H 'Content-Type: application/json' -d '{\"message\": \"hi\"}'\n"
         "(the reply's recipient_id is your conversation id: send it as \"sender\" next time),\n"
-        f"or run `make chat` in another terminal.\n"
+        f"or run `{chat_command(settings)}` in another terminal.\n"
         f"{api_status(settings, stack.rasa_url)}\n"
         f"{phone_channels_status(settings)}\n"
+        f"{staff_alerts_status(settings)}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -54,6 +54,24 @@ def test_handoff_queue_lists_crisis_first(leads_env):
     lines = run_cli(leads_env, "handoffs", "list").splitlines()
     assert lines[0] == "2 waiting"
     assert "crisis" in lines[1] and "prescreen_complete" in lines[2]
+    # The conversation id `resume` needs is in the queue.
+    assert all(" conversation " in line for line in lines[1:])
+
+
+def test_a_handoff_that_does_not_exist_is_an_error_not_a_traceback(leads_env):
+    result = subprocess.run([sys.executable, "-m", "bot.leads", "handoffs", "claim", "no-such-id"],
+                            env=leads_env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "no handoff no-such-id"
+
+
+def test_an_export_file_is_readable_by_its_owner_only(leads_env, tmp_path):
+    out = tmp_path / "leads.csv"
+    out.write_text("")
+    out.chmod(0o644)
+    run_cli(leads_env, "export", "--out", str(out))
+    assert out.stat().st_mode & 0o777 == 0o600
 
 
 def test_old_twilio_message_ids_can_be_forgotten_and_recent_ones_are_kept(leads_env):
@@ -113,7 +131,7 @@ def test_every_export_column_shows_what_a_real_prescreen_wrote(action_leads_stor
         "substances": ["alcohol", "benzodiazepines"],
         "insurance_carrier": "Blue Cross Blue Shield", "care_route": "detox_first",
         "care_reasons": ["daily alcohol and benzodiazepines use with withdrawal symptoms now"],
-        "best_time": "evenings", "voicemail_ok": False, "text_ok": True, "discreet": False,
+        "best_time": "evenings", "voicemail_ok": False, "text_ok": None, "discreet": False,
         "handoff_status": "waiting", "consent_contact": True, "consent_privacy": True,
         "phone_verified": False, "possible_duplicate_of": None,
     }
@@ -137,7 +155,7 @@ def test_every_export_column_shows_what_a_real_prescreen_wrote(action_leads_stor
         (cells,) = list(reader)
     as_csv = {"substances": "alcohol; benzodiazepines", "email": "maria@example.com",
               "care_reasons": expected["care_reasons"][0], "voicemail_ok": "False",
-              "text_ok": "True", "discreet": "False", "consent_contact": "True",
+              "text_ok": "", "discreet": "False", "consent_contact": "True",
               "consent_privacy": "True", "phone_verified": "False", "possible_duplicate_of": ""}
     for column, value in expected.items():
         assert cells[column] == as_csv.get(column, value), column

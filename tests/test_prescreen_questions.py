@@ -52,16 +52,21 @@ def move(question, text, intent=None, failures=0, context=PLAIN):
     # An email alone is a way to reach them: kept, with no phone.
     (q.PHONE, "sam@example.com", {"phone": None, "email": "sam@example.com"}),
     (q.PHONE, "email me at Sam@Example.com please", {"phone": None, "email": "sam@example.com"}),
-    (q.CONTACT_PREFS, "evenings, texting is fine", {"best_time": "evenings", "voicemail_ok": True,
+    # Permission is only what was said: no word on voicemail leaves it unknown (None).
+    (q.CONTACT_PREFS, "evenings, texting is fine", {"best_time": "evenings", "voicemail_ok": None,
                                                     "text_ok": True, "discreet": False}),
     (q.CONTACT_PREFS, "mornings but please be discreet", {"best_time": "mornings",
                                                           "voicemail_ok": False, "text_ok": False,
                                                           "discreet": True}),
     # No time named: the best time is unknown, not "any time".
-    (q.CONTACT_PREFS, "texting is fine", {"best_time": None, "voicemail_ok": True,
+    (q.CONTACT_PREFS, "texting is fine", {"best_time": None, "voicemail_ok": None,
                                           "text_ok": True, "discreet": False}),
     (q.CONTACT_PREFS, "anytime, voicemail ok", {"best_time": "anytime", "voicemail_ok": True,
-                                                "text_ok": True, "discreet": False}),
+                                                "text_ok": None, "discreet": False}),
+    (q.CONTACT_PREFS, "evenings after 6", {"best_time": "evenings, after 6", "voicemail_ok": None,
+                                           "text_ok": None, "discreet": False}),
+    (q.CONTACT_PREFS, "either is fine", {"best_time": None, "voicemail_ok": True,
+                                         "text_ok": True, "discreet": False}),
     (q.CONSENT, "yes I agree", {"contact": True, "privacy": True}),
 ])
 def test_answers_are_read_into_values(question, text, value):

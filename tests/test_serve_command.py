@@ -41,7 +41,8 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
             printed.append(line)
             if "The assistant is ready" in line or server.poll() is not None:
                 break
-        printed.extend(server.stdout.readline() for _ in range(4))
+        while not printed[-1].startswith("Press Ctrl-C") and time.monotonic() < deadline:
+            printed.append(server.stdout.readline())
         # Keep draining so the servers never block on a full pipe.
         threading.Thread(target=server.stdout.read, daemon=True).start()
         shown = "".join(printed)
@@ -50,6 +51,8 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
         token_file = tmp_path / "var" / "rasa-api.token"
         assert str(token_file) in shown
         assert token_file.stat().st_mode & 0o777 == 0o600
+        # Nobody is texted about handoffs without ONCALL_STAFF_NUMBERS, and it says so.
+        assert "Staff alerts: off (ONCALL_STAFF_NUMBERS unset)" in shown
         # A newcomer's first screen: the ready message, not third-party deprecation notices.
         assert "Warning" not in shown, shown
 

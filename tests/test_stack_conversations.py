@@ -21,11 +21,6 @@ PHRASINGS_ES = yaml.safe_load(
 )
 
 
-def _all_by_category(phrasings: dict) -> list[str]:
-    return [message for messages in phrasings["escalate_by_category"].values()
-            for message in messages]
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("stack")
@@ -97,11 +92,9 @@ def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, fill
     assert "{" not in replies[-1]
 
 
-@pytest.mark.parametrize("message", PHRASINGS["escalate"])
-def test_crisis_in_the_first_turn_gets_911_and_988(talk, message):
-    assert _is_crisis_reply(talk(message))
-
-
+# Every crisis and hard-topic phrasing, first message and mid-pre-screen, on the website, by
+# SMS and on a call: tests/test_stack_crisis_channels.py. Here, crises in the middle of an
+# ordinary conversation (after an answer and half-way up the fallback ladder).
 @pytest.mark.parametrize("message", PHRASINGS["escalate"][::6])
 def test_crisis_mid_conversation_gets_911_and_988(talk, message):
     talk("how much does it cost")
@@ -109,24 +102,6 @@ def test_crisis_mid_conversation_gets_911_and_988(talk, message):
     assert _is_crisis_reply(talk(message))
     # ...and the conversation carries on normally afterwards.
     assert not _is_crisis_reply(talk("do you take aetna"))
-
-
-@pytest.mark.parametrize("message", PHRASINGS["do_not_escalate"])
-def test_hard_topics_get_a_normal_reply(talk, message):
-    replies = talk(message)
-    assert replies and not _is_crisis_reply(replies)
-
-
-@pytest.mark.parametrize("message", _all_by_category(PHRASINGS)[::3])
-def test_disguised_and_slang_crisis_phrasings_get_the_english_crisis_reply(talk, message):
-    # Look-alike letters, digits for letters, invisible characters, spelt-out letters...
-    replies = talk(message)
-    assert _is_crisis_reply(replies) and not _is_spanish_crisis_reply(replies)
-
-
-@pytest.mark.parametrize("message", _all_by_category(PHRASINGS_ES)[::3])
-def test_a_spanish_crisis_gets_the_spanish_crisis_reply(talk, message):
-    assert _is_spanish_crisis_reply(talk(message))
 
 
 @pytest.mark.parametrize("message", ["hola", "necesito ayuda para mi hijo",

@@ -204,7 +204,7 @@ def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack,
 
 
 def test_resuming_gives_the_conversation_back_to_the_assistant(stack):
-    from bot.handoff.resume import resume_conversation
+    from bot.handoff.resume import NotPaused, resume_conversation
     from tests.stack_helpers import API_TOKEN
 
     sender, talk = new_talk(stack)
@@ -212,3 +212,8 @@ def test_resuming_gives_the_conversation_back_to_the_assistant(stack):
     assert talk("what is iop") == []
     resume_conversation(sender.conversation_id, stack.rasa_url, API_TOKEN)
     assert talk("what is iop")[-1].startswith("An intensive outpatient program")
+    # An id nobody paused (a typo, another conversation) is refused, not "resumed".
+    with pytest.raises(NotPaused):
+        resume_conversation(sender.conversation_id, stack.rasa_url, API_TOKEN)
+    with pytest.raises(NotPaused):
+        resume_conversation("web-made-up.0000", stack.rasa_url, API_TOKEN)

@@ -15,14 +15,15 @@ import argparse
 import csv
 import getpass
 import json
+import os
 import sys
 from typing import TextIO
 
 from bot.leads.crypto import new_key
 from bot.leads.database import ensure_schema
 from bot.leads.recording import recorder_from_settings
-from bot.leads.store import EXPORT_COLUMNS
-from bot.settings import load_settings
+from bot.leads.store import EXPORT_COLUMNS, HandoffNotFound
+from bot.settings import Settings, load_settings
 
 
 def _staff_actor(name: str | None) -> str:
@@ -46,6 +47,11 @@ def _write_export(rows: list[dict], export_format: str, out: TextIO) -> None:
         writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+
+
+def _rasa_url(settings: Settings) -> str:
+    host = settings.rasa_host if settings.rasa_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{host}:{settings.rasa_port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,18 +80,24 @@ def main(argv: list[str] | None = None) -> int:
         print(new_key())
         return 0
     settings = load_settings()
-    if args.command == "resume":
-        from bot.handoff.resume import resume_conversation
-        from bot.local_secrets import rasa_api_token
-
-        # The API's token: RASA_API_TOKEN, or the one `make run` generated under var/.
-        resume_conversation(args.conversation_id, f"http://127.0.0.1:{settings.rasa_port}",
-                            rasa_api_token(settings))
-        print("resumed: the assistant answers this conversation again")
-        return 0
     recorder = recorder_from_settings(settings)
     store = recorder.store
     ensure_schema(store.engine)
+    if args.command == "resume":
+        from bot.handoff.resume import NotPaused, resume_conversation
+        from bot.local_secrets import rasa_api_token
+
+        try:
+            # The API's token: RASA_API_TOKEN, or the one `make run` generated under var/.
+            resume_conversation(args.conversation_id, _rasa_url(settings),
+                                rasa_api_token(settings))
+        except NotPaused:
+            print(f"no paused conversation {args.conversation_id}: nothing resumed",
+                  file=sys.stderr)
+            return 1
+        store.audit(_staff_actor(None), "resume", "conversation", args.conversation_id)
+        print("resumed: the assistant answers this conversation again")
+        return 0
     if args.command == "migrate":
         print("leads database is at the latest schema")
     elif args.command == "forget-deliveries":
@@ -104,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         rows = list(store.export_rows(actor=_staff_actor(args.staff)))
         if args.out:
-            with open(args.out, "w", encoding="utf-8", newline="") as out:
+            # Names, numbers and answers: the file is its owner's alone, like the database.
+            descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)  # also when it already existed with other modes
+            with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
                 _write_export(rows, args.format, out)
         else:
             _write_export(rows, args.format, sys.stdout)
@@ -116,14 +131,24 @@ def main(argv: list[str] | None = None) -> int:
             for h in queue:
                 duplicate = (f"  possible duplicate of lead {h.possible_duplicate_of}"
                              if h.possible_duplicate_of else "")
+                # `claim`/`resolve` take the handoff id, `resume` the conversation id.
                 print(f"{h.handoff_id}  priority {h.priority.name.lower():12}  "
-                      f"{h.created_at:%Y-%m-%d %H:%M}  {h.channel:8} {h.reason:20} "
-                      f"{h.care_route or '-':14} {h.first_name or ''}{duplicate}")
+                      f"{h.created_at:%Y-%m-%d %H:%M}  {h.channel:12} {h.reason:20} "
+                      f"{h.care_route or '-':14} {h.first_name or '':12} "
+                      f"conversation {h.conversation_id}{duplicate}")
         else:
             if not args.handoff_id:
                 parser.error(f"handoffs {args.action} needs a handoff id")
-            (store.claim if args.action == "claim" else store.resolve)(args.handoff_id, actor)
-            print(f"handoff {args.action}ed")
+            change = store.claim if args.action == "claim" else store.resolve
+            try:
+                change(args.handoff_id, actor)
+            except HandoffNotFound:
+                print(f"no handoff {args.handoff_id}", file=sys.stderr)
+                return 1
+            except ValueError as error:  # claimed twice, resolved before claimed
+                print(str(error), file=sys.stderr)
+                return 1
+            print(f"handoff {'claimed' if args.action == 'claim' else 'resolved'}")
     return 0
 
 

@@ -229,6 +229,13 @@ class LeadStore:
                                entity_id=handoff.id))
         return _HandoffOutcome(handoff.id, True, request.priority)
 
+    def audit(self, actor: str, action: str, entity: str, entity_id: str | None = None) -> None:
+        """One audit row for a staff action that changes nothing here (resuming a conversation
+        happens in Rasa), so every read and change stays on the trail."""
+        with Session(self.engine, future=True) as session, session.begin():
+            session.add(AuditEvent(actor=actor, action=action, entity=entity,
+                                   entity_id=(entity_id or "")[:36] or None))
+
     def record_notification(self, handoff_id: str, attempts: int, error: str | None) -> None:
         with Session(self.engine, future=True) as session, session.begin():
             handoff = session.get(Handoff, handoff_id)

@@ -296,13 +296,30 @@ def _contact_prefs(text: str, _context: AnswerContext) -> dict | None:
     no_voicemail = discreet or bool(re.search(r"\bno voice ?mail|don't leave a voice|"
                                               r"text only|only text", plain))
     no_text = discreet or bool(re.search(r"\bno texts?\b|don't text|call only|only call", plain))
-    says_ok = bool(re.search(r"\b(ok|okay|fine|sure|yes|either)\b", plain))
+    says_ok = bool(re.search(r"\b(ok|okay|fine|sure|yes|either|both)\b", plain))
     if not times and not (discreet or no_voicemail or no_text or says_ok):
         return None
+    # Permission is what they said, never what they left out: "evenings after 6" says nothing
+    # about voicemail, so a counselor must not leave one (None: unknown, ask first). An "ok"
+    # that names neither way covers both.
+    names_voicemail = bool(re.search(r"\bvoice ?mail|leave a message|\bmessages?\b", plain))
+    names_text = bool(re.search(r"\btext", plain))
+    general_ok = says_ok and not (names_voicemail or names_text)
+
+    def permission(refused: bool, named: bool, only: bool = False) -> bool | None:
+        if refused:
+            return False
+        if only or general_ok or (says_ok and named):
+            return True
+        return None
+
     # No time named is an unknown time (None), not "any time": a counselor, or the voice line's
     # callback question, still asks.
     return {"best_time": ", ".join(dict.fromkeys(times)) or None,
-            "voicemail_ok": not no_voicemail, "text_ok": not no_text, "discreet": discreet}
+            "voicemail_ok": permission(no_voicemail, names_voicemail),
+            "text_ok": permission(no_text, names_text,
+                                  only=bool(re.search(r"\btext only|\bonly text", plain))),
+            "discreet": discreet}
 
 
 def _consent(text: str, _context: AnswerContext) -> dict | None:
