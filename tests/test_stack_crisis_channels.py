@@ -2,8 +2,9 @@
 
 The real Rasa and action servers, reached over the website's REST channel, signed Twilio SMS
 webhooks and signed voice webhooks. Each phrasing in tests/data/crisis_phrasings*.yml that must
-escalate gets the crisis reply (911 and 988; in Spanish for a Spanish message) at once, and
-each hard-topic phrasing that must not gets an ordinary answer.
+escalate gets the crisis reply (911 and 988; in Spanish for a Spanish message) at once: the
+disguised, slang and Spanish ones on every channel, the plain ones on the website. Each
+hard-topic phrasing that must not gets an ordinary answer, on every channel.
 """
 from __future__ import annotations
 
@@ -26,19 +27,27 @@ pytestmark = pytest.mark.stack
 DATA = Path(__file__).parent / "data"
 
 
-def _phrasings(name: str, language: str) -> tuple[list, list]:
+def _phrasings(name: str, language: str) -> tuple[list, list, list]:
+    """(plain crisis phrasings, adversarial ones by category, hard topics) of one file."""
     data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
-    escalate = list(data.get("escalate") or []) + [
-        text for texts in (data.get("escalate_by_category") or {}).values() for text in texts]
-    return ([(text, language) for text in escalate],
+    adversarial = [text for texts in (data.get("escalate_by_category") or {}).values()
+                   for text in texts]
+    return ([(text, language) for text in data.get("escalate") or []],
+            [(text, language) for text in adversarial],
             [(text, language) for text in data["do_not_escalate"]])
 
 
-_EN_ESCALATE, _EN_CALM = _phrasings("crisis_phrasings.yml", "en")
-_ES_ESCALATE, _ES_CALM = _phrasings("crisis_phrasings_es.yml", "es")
-ESCALATE = _EN_ESCALATE + _ES_ESCALATE
+_EN_PLAIN, _EN_ADVERSARIAL, _EN_CALM = _phrasings("crisis_phrasings.yml", "en")
+_, _ES_ADVERSARIAL, _ES_CALM = _phrasings("crisis_phrasings_es.yml", "es")
+ADVERSARIAL = _EN_ADVERSARIAL + _ES_ADVERSARIAL
+ESCALATE = _EN_PLAIN + ADVERSARIAL
 CALM = _EN_CALM + _ES_CALM
 CHANNELS = ("website", "sms", "voice")
+# The disguised, slang and Spanish phrasings go through every channel; the plain ones
+# ("I want to kill myself") through the website only, since what differs between channels is
+# how text reaches the assistant, and the disguised ones test that hardest.
+CASES = [(channel, text, language) for channel in CHANNELS
+         for text, language in (ESCALATE if channel == "website" else ADVERSARIAL)]
 
 
 def _crisis_openings() -> dict[str, str]:
@@ -150,7 +159,7 @@ def heard(helpline) -> Heard:
 
     def crises_in_one_prescreen(channel: str) -> None:
         person = started(channel) or _failed
-        for text, _ in ESCALATE:
+        for text in [text for case_channel, text, _ in CASES if case_channel == channel]:
             record(heard.midway, (channel, text), person.say, text)
         record(heard.after_crises, (channel,), person.say, "Sam")
 
@@ -166,8 +175,9 @@ def heard(helpline) -> Heard:
                              calm_texts[start:start + CALM_PER_PRESCREEN])
                  for channel in CHANNELS for start in range(0, len(calm_texts),
                                                             CALM_PER_PRESCREEN)]
+        jobs += [pool.submit(first_message, channel, text) for channel, text, _ in CASES]
         jobs += [pool.submit(first_message, channel, text)
-                 for channel in CHANNELS for text, _ in ESCALATE + CALM]
+                 for channel in CHANNELS for text, _ in CALM]
         for job in jobs:
             job.result()
     return heard
@@ -185,15 +195,17 @@ def _ids(cases):
     return [f"{language}:{text[:40]}" for text, language in cases]
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("text, language", ESCALATE, ids=_ids(ESCALATE))
+def _case_ids(cases):
+    return [f"{channel}-{language}:{text[:40]}" for channel, text, language in cases]
+
+
+@pytest.mark.parametrize("channel, text, language", CASES, ids=_case_ids(CASES))
 def test_a_crisis_as_the_first_message_gets_911_and_988(heard, channel, text, language):
     replies = heard.first[(channel, text)]
     assert is_crisis_reply(replies, language), replies
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("text, language", ESCALATE, ids=_ids(ESCALATE))
+@pytest.mark.parametrize("channel, text, language", CASES, ids=_case_ids(CASES))
 def test_a_crisis_mid_prescreen_gets_911_and_988(heard, channel, text, language):
     replies = heard.midway[(channel, text)]
     # In either language: the person began in English, and a short message after a Spanish
