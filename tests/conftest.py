@@ -208,3 +208,19 @@ def twilio_server(tmp_path_factory):
     twilio_common.channel_config.cache_clear()
 
 
+
+
+# --- one real assistant shared by the end-to-end modules that need nothing special ----------
+
+@pytest.fixture(scope="session")
+def shared_stack(tmp_path_factory):
+    """The real Rasa and action servers, with the phone channels on (signed webhooks, a local
+    Twilio stand-in), shared by the end-to-end modules whose conversations never meet: starting
+    one takes most of a minute. Modules that need other settings start their own."""
+    from scripts.twilio_local import FakeTwilioApi, twilio_environment
+    from tests.stack_helpers import throwaway_stack
+
+    workdir = tmp_path_factory.mktemp("shared-stack")
+    with FakeTwilioApi() as api:
+        with throwaway_stack(workdir, extra_env=twilio_environment(api, workdir / "var")) as stack:
+            yield stack

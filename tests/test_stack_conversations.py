@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from scripts.rest_client import WebsiteConversation
-from tests.stack_helpers import API_TOKEN, throwaway_stack
+from tests.stack_helpers import API_TOKEN
 
 pytestmark = pytest.mark.stack
 
@@ -22,10 +22,8 @@ PHRASINGS_ES = yaml.safe_load(
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("stack")
-    with throwaway_stack(workdir) as running:
-        yield running
+def stack(shared_stack):
+    return shared_stack
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from bot.leads.database import make_engine
 from bot.leads.schema import Consent, Handoff, Lead
 from scripts.rest_client import WebsiteConversation
-from tests.stack_helpers import throwaway_stack
 
 pytestmark = pytest.mark.stack
 
@@ -31,9 +30,8 @@ PARENT_FOR_SON = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with throwaway_stack(tmp_path_factory.mktemp("prescreen")) as running:
-        yield running
+def stack(shared_stack):
+    return shared_stack
 
 
 @pytest.fixture(scope="module")
