@@ -90,6 +90,22 @@ def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, fill
     assert "{" not in replies[-1]
 
 
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        # Cyrillic о and а, as a pasted or "fancy" keyboard sends them.
+        ("h\u043ew much d\u043ees it c\u043est", "cost"),
+        ("d\u043e u t\u0430ke bcbs", "insurance"),
+        # A zero-width space inside a word, and small capitals.
+        ("how many weeks does the pro\u200bgram last", "duration"),
+        ("\u1d21\u029c\u1d07\u0280\u1d07 \u1d00\u0280\u1d07 \u028f\u1d0f\u1d1c "
+         "\u029f\u1d0f\u1d04\u1d00\u1d1b\u1d07\u1d05", "location_hours"),
+    ],
+)
+def test_look_alike_letters_get_the_same_answer_as_plain_ones(talk, filled, question, topic):
+    assert talk(question)[-1] == filled(f"utter_faq/{topic}")
+
+
 # Every crisis and hard-topic phrasing, first message and mid-pre-screen, on the website, by
 # SMS and on a call: tests/test_stack_crisis_channels.py. Here, crises in the middle of an
 # ordinary conversation (after an answer and half-way up the fallback ladder).

@@ -45,6 +45,7 @@ from bot.nlu.label_blend import (
 )
 from bot.nlu.lookup_features import LookupMatches, lookup_lists
 from bot.nlu.sentence_encoder import ModelFilesError, SentenceEmbeddings, default_encoder
+from bot.safety.folding import fold_look_alikes
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def build_linear_classifier(
     if embedding_weight > 0:
         features.append(SentenceEmbeddings(embedding_weight))
     return make_pipeline(make_union(*features), LinearSVC(C=c))
+
+
+def classifier_text(message: Message) -> str:
+    """The text as the tokenizer reads it: look-alike letters as plain ones (folding_tokenizer)."""
+    return fold_look_alikes(message.get(TEXT) or "")[0]
 
 
 def full_label(example: Message) -> str | None:
@@ -149,7 +155,7 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         if len(set(labels)) < 2:
             logger.warning("second opinion not trained: fewer than two labels in the data")
             return self._resource
-        texts = [e.get(TEXT) for e in examples]
+        texts = [classifier_text(e) for e in examples]
         config, lookups = self.component_config, lookup_lists(training_data)
         self._classifier = build_linear_classifier(
             config["svm_c"], lookups, config["lookup_weight"]).fit(texts, labels)
@@ -236,7 +242,7 @@ class TopicSecondOpinion(GraphComponent, IntentClassifier):
         self, classifier: Any, messages: list[Message], indices: list[int], two_stage: dict
     ) -> dict[int, dict[str, float]]:
         """DIET's two-stage scores averaged with the classifier's, for each message index."""
-        margins = classifier.decision_function([messages[i].get(TEXT) for i in indices])
+        margins = classifier.decision_function([classifier_text(messages[i]) for i in indices])
         classes = list(classifier.classes_)
         temperature, diet_weight = (self.component_config[key]
                                     for key in ("temperature", "diet_weight"))

@@ -78,6 +78,32 @@ def fold(text: str | None) -> str:
     return " ".join(decomposed.translate(folding_table()).split())
 
 
+def fold_look_alikes(text: str) -> tuple[str, list[int]]:
+    """The message as the intent classifiers should read it, and where each character came from.
+
+    What `fold` does to a letter, but case, digits, punctuation and spacing kept: "Hоw much
+    dоes it cоst" (Cyrillic о) -> "How much does it cost", "ki\u200bll" -> "kill", "café" ->
+    "cafe". The second value gives, for each character of the result, the index in `text` of
+    the character it came from, so token offsets can point into the message as typed.
+    Plain ASCII comes back unchanged.
+    """
+    if text.isascii():
+        return text, list(range(len(text)))
+    table = folding_table()
+    pieces: list[str] = []
+    origins: list[int] = []
+    for index, character in enumerate(text):
+        if character.isascii():
+            piece = character
+        else:
+            piece = unicodedata.normalize("NFKD", character).lower().translate(table)
+            if character.isupper():
+                piece = piece.upper()
+        pieces.append(piece)
+        origins.extend([index] * len(piece))
+    return "".join(pieces), origins
+
+
 def spellings(text: str | None) -> list[str]:
     """The folded message in each reading the crisis patterns are matched against.
 
