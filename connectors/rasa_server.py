@@ -11,8 +11,33 @@ import sys
 from bot.server_process import prepare_server_process
 
 
+def check_action_replies_with_one_validator() -> None:
+    """Rasa checks every action server reply with `jsonschema.validate`, which first checks the
+    schema itself against the JSON Schema meta-schema: in the end-to-end tests that was over
+    half the Rasa process's CPU, on every form step. The schema never changes, so it is
+    checked once and its validator kept; replies are judged exactly as before.
+    """
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    original = RemoteAction._validate_action_result
+
+    def validate_action_result(self: RemoteAction, result: dict) -> bool:
+        if validator.is_valid(result):
+            return True
+        # Invalid replies are rare: Rasa's own path builds its error message.
+        return original(self, result)
+
+    RemoteAction._validate_action_result = validate_action_result
+
+
 def main() -> None:
     prepare_server_process()
+    check_action_replies_with_one_validator()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *sys.argv[1:]]
