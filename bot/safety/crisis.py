@@ -38,21 +38,34 @@ class _LanguagePatterns:
     language: str
     # One alternation per category, so each category costs one pass over the message.
     categories: dict[str, re2._Regexp]
+    # Figures of speech and losses: always blanked out.
     not_crisis: re2._Regexp | None
+    # The past and the hypothetical ("overdosed back in 2019", "what if someone overdoses"):
+    # blanked out unless the message also says it is happening now ("again", "tonight").
+    history: re2._Regexp | None
+    happening_now: re2._Regexp | None
 
 
 class CrisisDetector:
     def __init__(self, pattern_sets: Mapping[str, Mapping]) -> None:
         """`pattern_sets`: language code -> {"crisis": {category: [regex, ...]},
-        "not_crisis_contexts": [regex, ...]}, as in bot/safety/patterns/*.yml."""
+        "not_crisis_contexts": [...], "history_contexts": [...], "happening_now": [...],
+        "spelled_out_words": [word, ...]}, as in bot/safety/patterns/*.yml."""
         self._languages = [
             _LanguagePatterns(
                 language,
                 {category: _compile(regexes) for category, regexes in data["crisis"].items()},
                 _compile(data.get("not_crisis_contexts") or []),
+                _compile(data.get("history_contexts") or []),
+                _compile(data.get("happening_now") or []),
             )
             for language, data in pattern_sets.items()
         ]
+        words = {str(word) for data in pattern_sets.values()
+                 for word in data.get("spelled_out_words") or ()}
+        # Longest first, so "myself" is set apart whole rather than as "my" + "self".
+        self._spelled_out_words = re2.compile("|".join(
+            re2.escape(word) for word in sorted(words, key=len, reverse=True))) if words else None
         # Built now (a third of a second) rather than on the first message.
         folding_table()
 
@@ -77,17 +90,21 @@ class CrisisDetector:
         """Every compiled expression the detector runs (tests check they are RE2's)."""
         for patterns in self._languages:
             yield from patterns.categories.values()
-            if patterns.not_crisis is not None:
-                yield patterns.not_crisis
+            yield from (regex for regex in (patterns.not_crisis, patterns.history,
+                                            patterns.happening_now) if regex is not None)
 
     def detect(self, text: str | None) -> CrisisMatch | None:
         """The first crisis category (and its language) the message matches, or None."""
-        readings = [reading for reading in spellings(text) if reading]
+        readings = [reading for reading in spellings(text, self._spelled_out_words) if reading]
         # Past losses and figures of speech are blanked out first, in every language's
-        # terms, so "died of an overdose last year" cannot escalate in any of them.
+        # terms, so "died of an overdose last year" cannot escalate in any of them; the past
+        # only when nothing says it is happening again or now.
+        now = any(patterns.happening_now.search(reading) for patterns in self._languages
+                  if patterns.happening_now is not None for reading in readings)
         for patterns in self._languages:
-            if patterns.not_crisis is not None:
-                readings = [patterns.not_crisis.sub(" ", reading) for reading in readings]
+            for blank in (patterns.not_crisis, None if now else patterns.history):
+                if blank is not None:
+                    readings = [blank.sub(" ", reading) for reading in readings]
         for patterns in self._languages:
             for category, regex in patterns.categories.items():
                 if any(regex.search(reading) for reading in readings):

@@ -14,7 +14,9 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Protocol
 
 from confusable_homoglyphs.confusables import confusables_data
 
@@ -61,6 +63,12 @@ _SPELLED_OUT_HINT = re.compile(r" [a-z] [a-z] [a-z] ")
 _SPELLED_WITH_SEPARATORS_HINT = re.compile(r"[a-z][.\-_*~][a-z][.\-_*~][a-z]")
 
 
+class WordFinder(Protocol):
+    """A compiled alternation of words (re or re2): `sub` sets each found word apart."""
+
+    def sub(self, replacement: Callable[[re.Match], str], text: str) -> str: ...
+
+
 def fold(text: str | None) -> str:
     """Lower case; format characters, accents and marks dropped; look-alikes made Latin.
 
@@ -104,18 +112,26 @@ def fold_look_alikes(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), origins
 
 
-def spellings(text: str | None) -> list[str]:
+def spellings(text: str | None, known_words: WordFinder | None = None) -> list[str]:
     """The folded message in each reading the crisis patterns are matched against.
 
     The first is the folded message with digits and symbols inside words read as letters;
-    the others are added only when they differ: each "1" read as "l", and letters spelt out
-    one at a time joined into words.
+    the others are added only when they differ: each "1" read as "l", letters spelt out one
+    at a time joined into words, and, where `known_words` finds some of its words inside such
+    a joined run ("gonnakillmyself"), the run with those words set apart ("gonna kill
+    myself"). A look-alike of a capital I or a pipe inside a word is also read as an "l".
     """
     folded = fold(text)
     readings = _leet_readings(folded) if _LEET_CHARACTERS.search(folded) else [folded]
     extra = [_join_spelled_out_letters(readings[0])]
-    if text and ("I" in text or "|" in text):
-        extra.append(fold(_I_OR_PIPE_FOR_L.sub(lambda m: "l" * len(m.group()), text)))
+    if known_words is not None and extra[0] != readings[0]:
+        extra.append(_join_spelled_out_letters(readings[0], known_words))
+    if text:
+        # "kiＩＩ", "kiӀӀ", "ki𝐈𝐈": fullwidth, Cyrillic and mathematical capital I as l.
+        with_capital_i = unicodedata.normalize("NFKC", text).translate(_l_look_alikes())
+        if "I" in with_capital_i or "|" in with_capital_i:
+            extra.append(fold(_I_OR_PIPE_FOR_L.sub(lambda m: "l" * len(m.group()),
+                                                   with_capital_i)))
     if "-" in folded:
         extra.append(_HYPHEN_INSIDE_WORD.sub("", readings[0]))
     return list(dict.fromkeys([*readings, *extra]))
@@ -140,16 +156,30 @@ def _leet_readings(folded: str) -> list[str]:
     return readings
 
 
-def _join_spelled_out_letters(reading: str) -> str:
+def _join_spelled_out_letters(reading: str, known_words: WordFinder | None = None) -> str:
+    def joined(match: re.Match) -> str:
+        run = _SEPARATORS.sub("", match.group())
+        if known_words is None:
+            return run
+        return " ".join(known_words.sub(_set_apart, run).split())
+
     if _SPELLED_WITH_SEPARATORS_HINT.search(reading):
-        reading = _SPELLED_WITH_SEPARATORS.sub(_without_separators, reading)
+        reading = _SPELLED_WITH_SEPARATORS.sub(joined, reading)
     if _SPELLED_OUT_HINT.search(f" {reading} "):
-        reading = _SPELLED_OUT.sub(_without_separators, reading)
+        reading = _SPELLED_OUT.sub(joined, reading)
     return reading
 
 
-def _without_separators(match: re.Match) -> str:
-    return _SEPARATORS.sub("", match.group())
+def _set_apart(match: re.Match) -> str:
+    return f" {match.group()} "
+
+
+@lru_cache(maxsize=1)
+def _l_look_alikes() -> dict[int, str]:
+    """str.translate table: what Unicode's confusables data lists as looking like "l" (capital
+    I look-alikes among them) as a capital I, for the I-read-as-l reading."""
+    return {ord(homoglyph["c"]): "I" for homoglyph in confusables_data.get("l", [])
+            if len(homoglyph["c"]) == 1 and not homoglyph["c"].isascii()}
 
 
 @lru_cache(maxsize=1)
