@@ -193,8 +193,8 @@ def test_fallback_ladder_clarifies_then_hands_over_to_a_person(talk, filled):
     second = talk("what's the capital of france")
     assert second[-2] == filled("utter_offer_counselor_after_misses")
     assert second[-1].startswith(HANDOFF_OPENINGS)
-    # Paused for the counselor: the assistant stays quiet.
-    assert talk("hello?") == []
+    # Paused for the counselor: the assistant no longer answers, and says so.
+    assert talk("hello?") == [filled("utter_waiting_for_counselor")]
 
 
 def test_fallback_ladder_starts_again_once_understood(talk, filled):
@@ -207,6 +207,13 @@ def test_asking_for_a_person_says_what_happens_next(talk, profile):
     reply = talk("can I talk to a real person")[-1]
     assert profile.helpline_phone in reply
     assert reply.startswith(HANDOFF_OPENINGS)
+
+
+def test_waiting_for_a_counselor_a_message_is_acknowledged_not_met_with_silence(talk, filled):
+    talk("can I talk to a real person")
+    assert talk("hello?") == [filled("utter_waiting_for_counselor")]
+    # A crisis while waiting still gets the crisis reply, not the waiting line alone.
+    assert _is_crisis_reply(talk("i want to kill myself"))
 
 
 def test_saying_yes_after_an_answer_accepts_the_counselor_offer(talk, profile):

@@ -63,7 +63,7 @@ def lead_for(engine, conversation: WebsiteConversation) -> Lead | None:
             Lead.conversation_id == conversation.conversation_id)).scalar_one_or_none()
 
 
-def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(stack, leads):
+def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(stack, leads, filled):
     sender, talk = new_talk(stack)
     start(talk)
     for answer, next_question in PARENT_FOR_SON:
@@ -91,8 +91,9 @@ def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(st
         assert (handoff.status, handoff.priority, handoff.reason) == (
             "waiting", 1, "prescreen_complete")
 
-    # Paused for the counselor: the assistant stays quiet, the message stays in the transcript.
-    assert talk("hello? anyone?") == []
+    # Paused for the counselor: the assistant no longer answers and says so; the message stays
+    # in the transcript.
+    assert talk("hello? anyone?") == [filled("utter_waiting_for_counselor")]
 
 
 @pytest.mark.parametrize("question, answer", [
@@ -188,11 +189,13 @@ def test_twenty_simultaneous_prescreens_make_twenty_correct_leads(stack, leads):
         assert (lead.first_name, lead.phone_e164) == (f"Person{chr(65 + n)}", f"+1312555{n:04d}")
 
 
-def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack, leads):
+def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack, leads,
+                                                                          filled):
     sender, talk = new_talk(stack)
     handed = talk("I want to talk to a real person")[-1]
     assert handed.startswith(HANDOFF_OPENINGS)
-    assert talk("ok thanks") == []  # paused: the counselor answers, not the assistant
+    # Paused: the counselor answers, not the assistant, which says so.
+    assert talk("ok thanks") == [filled("utter_waiting_for_counselor")]
     replies = talk("I took all my pills and I want to die")
     assert len(replies) == 1 and "988" in replies[0] and "911" in replies[0]
     with Session(leads, future=True) as session:
@@ -201,13 +204,13 @@ def test_while_paused_for_a_counselor_a_crisis_still_gets_911_988_at_once(stack,
         assert handoff.priority == 0  # moved to the top of the queue
 
 
-def test_resuming_gives_the_conversation_back_to_the_assistant(stack):
+def test_resuming_gives_the_conversation_back_to_the_assistant(stack, filled):
     from bot.handoff.resume import NotPaused, resume_conversation
     from tests.stack_helpers import API_TOKEN
 
     sender, talk = new_talk(stack)
     talk("can I talk to someone")
-    assert talk("what is iop") == []
+    assert talk("what is iop") == [filled("utter_waiting_for_counselor")]
     resume_conversation(sender.conversation_id, stack.rasa_url, API_TOKEN)
     assert talk("what is iop")[-1].startswith("An intensive outpatient program")
     # An id nobody paused (a typo, another conversation) is refused, not "resumed".

@@ -386,11 +386,12 @@ def test_text_no_step_can_encode_still_gets_the_crisis_reply(server, body):
 @pytest.mark.parametrize("text", ["I'm going to take all my pills tonight",
                                   "I have the pills in my hand right now", "Im cutting again",
                                   "i want to kll myself", "voy a tomar todas las pastillas"])
-def test_a_person_waiting_for_a_counselor_gets_the_crisis_reply(server, text):
+def test_a_person_waiting_for_a_counselor_gets_the_crisis_reply(server, filled, text):
     stack, *_ = server
     person = visitor(stack)
     person.send("I want to talk to a real person")
-    assert person.texts("ok, thanks") == []  # paused: the counselor answers, not the assistant
+    # Paused: the counselor answers, not the assistant, which says so.
+    assert person.texts("ok, thanks") == [filled("utter_waiting_for_counselor")]
     replies = person.texts(text)
     assert any("911" in reply and "988" in reply for reply in replies), replies
 
