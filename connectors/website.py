@@ -120,17 +120,20 @@ class WebsiteInput(RestInput):
             address = client_address(request, settings)
             conversation_id = issued_conversation(body.get("sender"))
             known = conversation_id is not None
+            reply = "utter_rate_limited"
             if known:
                 wait = (per_address_limiter().retry_after(address)
                         or per_conversation_limiter().retry_after(conversation_id))
             else:
-                wait = (per_address_limiter().retry_after(address)
-                        or new_conversations_limiter().retry_after(address))
+                wait = per_address_limiter().retry_after(address)
+                if not wait:
+                    wait = new_conversations_limiter().retry_after(address)
+                    reply = "utter_too_many_new_conversations"
                 conversation_id = issue_web_conversation_id(_id_secret())
                 if not wait:  # its first message counts towards its own allowance too
                     per_conversation_limiter().retry_after(conversation_id)
             if wait:
-                return await _over_the_limit(conversation_id, text, wait, known)
+                return await _over_the_limit(conversation_id, text, wait, known, reply)
             return await self._answer(handle, conversation_id, text, tracker_store_of(request))
 
         return website
@@ -167,8 +170,8 @@ async def _waiting_for_counselor(tracker_store: Any, conversation_id: str) -> bo
     return tracker is not None and tracker.is_paused()
 
 
-async def _over_the_limit(conversation_id: str, text: str, wait: int,
-                          known: bool) -> HTTPResponse:
+async def _over_the_limit(conversation_id: str, text: str, wait: int, known: bool,
+                          reply: str = "utter_rate_limited") -> HTTPResponse:
     """429 with Retry-After, in words a person understands; a crisis message still gets the
     crisis reply and, in a conversation already going, still moves the person's handoff up
     (staff texted at most every few minutes). A crisis in a new conversation refused for
@@ -176,7 +179,7 @@ async def _over_the_limit(conversation_id: str, text: str, wait: int,
     Only the start of the message is read: refusing must stay cheap."""
     logger.warning("website: message over the rate limit")
     match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
-    names = ["utter_rate_limited"]
+    names = [reply]
     if match is not None:
         names.insert(0, CRISIS_RESPONSE)  # someone in danger reads the crisis reply first
         if known:

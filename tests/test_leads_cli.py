@@ -74,6 +74,15 @@ def test_an_export_file_is_readable_by_its_owner_only(leads_env, tmp_path):
     assert out.stat().st_mode & 0o777 == 0o600
 
 
+def test_an_export_to_a_file_says_what_it_wrote(leads_env, tmp_path):
+    out = tmp_path / "leads.csv"
+    result = subprocess.run([sys.executable, "-m", "bot.leads", "export", "--out", str(out)],
+                            env=leads_env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60, check=True)
+    rows = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert result.stderr.strip() == f"{len(rows)} lead(s) written to {out} (readable by you only)"
+
+
 def test_old_twilio_message_ids_can_be_forgotten_and_recent_ones_are_kept(leads_env):
     from bot.messaging.store import MessagingStore
 

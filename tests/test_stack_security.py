@@ -364,7 +364,8 @@ def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server):
                for _ in range(NEW_CONVERSATION_LIMIT + 5)]
     statuses = [answer.status for answer in answers]
     assert statuses.count(200) == NEW_CONVERSATION_LIMIT and statuses.count(429) == 5
-    assert "wait a little while" in answers[-1].body[0]["text"]
+    # Told why, in words that fit an hour's wait rather than a few seconds'.
+    assert answers[-1].body[0]["text"].startswith("Too many new conversations have started")
     assert counts(engine)[1] - before_handoffs <= NEW_CONVERSATION_LIMIT
     assert settled_staff_texts(twilio) - before_texts <= NEW_CONVERSATION_LIMIT
     # And a crisis from that address, over its limit, still gets the crisis reply.

@@ -75,7 +75,12 @@ async def _notify_staff(handoff_id: str, priority: HandoffPriority) -> None:
                                           outbound_from_settings(settings))
         await asyncio.to_thread(current_recorder().store.record_notification, handoff_id,
                                 outcome.attempts, outcome.error)
-        logger.info("staff notification: handoff=%s ok=%s attempts=%d", handoff_id,
-                    outcome.error is None, outcome.attempts)
+        if not settings.oncall_staff_numbers:
+            # Alerts are off (no on-call numbers): not a failure, the handoff waits in the queue.
+            logger.info("staff notification: handoff=%s not sent, staff alerts are off",
+                        handoff_id)
+        else:
+            logger.info("staff notification: handoff=%s ok=%s attempts=%d", handoff_id,
+                        outcome.error is None, outcome.attempts)
     except Exception:  # the person's conversation must never see this fail
         logger.exception("staff notification failed: handoff=%s", handoff_id)

@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             os.fchmod(descriptor, 0o600)  # also when it already existed with other modes
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
                 _write_export(rows, args.format, out)
+            # On standard error, so a pipe of the export itself stays clean.
+            print(f"{len(rows)} lead(s) written to {args.out} (readable by you only)",
+                  file=sys.stderr)
         else:
             _write_export(rows, args.format, sys.stdout)
     elif args.command == "handoffs":
