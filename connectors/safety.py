@@ -158,6 +158,19 @@ async def _classifier_heard_a_crisis(tracker_store: Any, conversation_id: str
     return CrisisMatch("classifier", tracker.get_slot("language") or "en")
 
 
+async def waiting_for_counselor(tracker_store: Any, conversation_id: str) -> bool:
+    """Whether the conversation is paused for a counselor: the assistant said nothing because
+    it no longer answers there, not because it failed."""
+    if tracker_store is None:
+        return False
+    try:
+        tracker = await tracker_store.retrieve(conversation_id)
+    except Exception as error:
+        logger.error("could not read the conversation (%s)", type(error).__name__)
+        return False
+    return tracker is not None and tracker.is_paused()
+
+
 _recent_alerts: OrderedDict[str, float] = OrderedDict()
 
 

@@ -45,6 +45,7 @@ from connectors.safety import (
     crisis_in_message,
     raise_handoff_priority,
     tracker_store_of,
+    waiting_for_counselor,
     with_crisis_reply,
 )
 
@@ -150,24 +151,11 @@ class WebsiteInput(RestInput):
             logger.error("website: the assistant failed on a message (%s)", type(error).__name__)
             await collector.send_text_message(conversation_id,
                                               channel_reply("utter_channel_error")["text"])
-        if not collector.messages and await _waiting_for_counselor(tracker_store,
-                                                                   conversation_id):
+        if not collector.messages and await waiting_for_counselor(tracker_store,
+                                                                  conversation_id):
             await collector.send_text_message(
                 conversation_id, channel_reply("utter_waiting_for_counselor", CHANNEL)["text"])
         return response.json(collector.messages, headers={CONVERSATION_HEADER: conversation_id})
-
-
-async def _waiting_for_counselor(tracker_store: Any, conversation_id: str) -> bool:
-    """Whether the conversation is paused for a counselor: the assistant said nothing because
-    it no longer answers there, not because it failed."""
-    if tracker_store is None:
-        return False
-    try:
-        tracker = await tracker_store.retrieve(conversation_id)
-    except Exception as error:
-        logger.error("website: could not read the conversation (%s)", type(error).__name__)
-        return False
-    return tracker is not None and tracker.is_paused()
 
 
 async def _over_the_limit(conversation_id: str, text: str, wait: int, known: bool,

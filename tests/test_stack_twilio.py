@@ -119,6 +119,12 @@ def test_a_crisis_text_gets_911_and_text_988(helpline):
     assert "911" in replies and "text 988" in replies
 
 
+def test_a_text_while_waiting_for_a_counselor_is_acknowledged(helpline, filled):
+    say = texter(helpline)
+    say("can I talk to a real person")
+    assert say("hello? anyone there") == [filled("utter_waiting_for_counselor")]
+
+
 def test_a_retried_message_is_answered_once(helpline):
     stack, *_ = helpline
     params = sms_params(new_number(), "what are your hours", f"SM{uuid.uuid4().hex}")
