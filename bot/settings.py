@@ -12,6 +12,11 @@ DEFAULT_RASA_PORT = 5005
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
+def reachable_host(host: str) -> str:
+    """Where this machine reaches a server listening on `host` (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def _number_from_env(name: str, default: float) -> int | float:
     """The variable as a number of the default's type; unset or blank gives the default."""
     raw = os.environ.get(name, "").strip()
@@ -90,6 +95,15 @@ class Settings:
     @property
     def conversation_id_secret_path(self) -> Path:
         return self.var_dir / "conversation-id.key"
+
+    @property
+    def rasa_url(self) -> str:
+        """Where a process on this machine reaches the Rasa server (the CLI, tests, bench)."""
+        return f"http://{reachable_host(self.rasa_host)}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{reachable_host(self.actions_host)}:{self.actions_port}"
 
     def with_var_dir(self, var_dir: Path) -> Settings:
         """The same settings with local state under `var_dir` (throwaway stacks, benchmarks)."""

@@ -90,7 +90,11 @@ _late_turns: set[asyncio.Future] = set()
 
 
 def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]],
-                      budget_s: float | None = DIALOGUE_BUDGET_S) -> MessageHandler:
+                      budget_s: float | None = DIALOGUE_BUDGET_S,
+                      acknowledge_waiting: bool = False) -> MessageHandler:
+    """`acknowledge_waiting`: a message the dialogue leaves unanswered because the conversation
+    waits for a counselor gets `utter_waiting_for_counselor` rather than silence (the chat and
+    texting channels; a call has its own way of waiting)."""
     async def handle(message: UserMessage, whole_text: str | None = None,
                      tracker_store: Any = None) -> None:
         turn = asyncio.ensure_future(on_new_message(message))
@@ -103,7 +107,8 @@ def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]],
             raise DialogueTimeout() from None
         finally:
             # Also when the dialogue raised, timed out or was cancelled: the reply goes out.
-            await _add_crisis_reply_if_missing(message, whole_text, tracker_store)
+            await _answer_what_the_dialogue_did_not(message, whole_text, tracker_store,
+                                                    acknowledge_waiting)
 
     return handle
 
@@ -114,21 +119,29 @@ def _finish_late_turn(turn: asyncio.Future) -> None:
         logger.error("a late dialogue turn failed (%s)", type(turn.exception()).__name__)
 
 
-async def _add_crisis_reply_if_missing(message: UserMessage, whole_text: str | None,
-                                       tracker_store: Any) -> None:
+async def _answer_what_the_dialogue_did_not(message: UserMessage, whole_text: str | None,
+                                            tracker_store: Any,
+                                            acknowledge_waiting: bool) -> None:
     collector = message.output_channel
     if not isinstance(collector, CollectingOutputChannel) or crisis_reply_sent(
             collector.messages):
         return
     match = await crisis_in_message(whole_text if whole_text is not None else message.text)
+    # Silence from the dialogue: paused for a counselor, it still classified and stored the
+    # message but answered nothing. The stored conversation, read once, says which.
+    stored = None
     if match is None and not collector.messages and tracker_store is not None:
-        match = await _classifier_heard_a_crisis(tracker_store, message.sender_id)
-    if match is None:
-        return
-    logger.warning("crisis message the dialogue did not answer: category=%s channel=%s",
-                   match.category, message.input_channel)
-    await send_crisis_reply(collector, message.sender_id, match)
-    await raise_handoff_priority(message.sender_id, message.input_channel)
+        stored = await _stored_conversation(tracker_store, message.sender_id)
+        match = _classifier_heard_a_crisis(stored)
+    if match is not None:
+        logger.warning("crisis message the dialogue did not answer: category=%s channel=%s",
+                       match.category, message.input_channel)
+        await send_crisis_reply(collector, message.sender_id, match)
+        await raise_handoff_priority(message.sender_id, message.input_channel)
+    elif acknowledge_waiting and stored is not None and stored.is_paused():
+        await collector.send_text_message(
+            message.sender_id,
+            channel_reply("utter_waiting_for_counselor", collector.name())["text"])
 
 
 async def send_crisis_reply(collector: CollectingOutputChannel, recipient: str,
@@ -139,36 +152,22 @@ async def send_crisis_reply(collector: CollectingOutputChannel, recipient: str,
         await collector.send_custom_json(recipient, reply["custom"])
 
 
-async def _classifier_heard_a_crisis(tracker_store: Any, conversation_id: str
-                                     ) -> CrisisMatch | None:
-    """A paused conversation's latest message, as the classifier read it.
-
-    Paused, the dialogue still classifies and stores each message, but answers none: a crisis
-    only the classifier recognised ("I have the pills in my hand") would meet silence.
-    """
+async def _stored_conversation(tracker_store: Any, conversation_id: str) -> Any:
     try:
-        tracker = await tracker_store.retrieve(conversation_id)
+        return await tracker_store.retrieve(conversation_id)
     except Exception as error:
-        logger.error("could not read the paused conversation (%s)", type(error).__name__)
+        logger.error("could not read the conversation (%s)", type(error).__name__)
         return None
+
+
+def _classifier_heard_a_crisis(tracker: Any) -> CrisisMatch | None:
+    """The latest message as the classifier read it: a crisis only the classifier recognised
+    ("I have the pills in my hand") would otherwise meet a paused conversation's silence."""
     if tracker is None or tracker.latest_message is None:
         return None
     if (tracker.latest_message.intent or {}).get("name") != CRISIS_INTENT:
         return None
     return CrisisMatch("classifier", tracker.get_slot("language") or "en")
-
-
-async def waiting_for_counselor(tracker_store: Any, conversation_id: str) -> bool:
-    """Whether the conversation is paused for a counselor: the assistant said nothing because
-    it no longer answers there, not because it failed."""
-    if tracker_store is None:
-        return False
-    try:
-        tracker = await tracker_store.retrieve(conversation_id)
-    except Exception as error:
-        logger.error("could not read the conversation (%s)", type(error).__name__)
-        return False
-    return tracker is not None and tracker.is_paused()
 
 
 _recent_alerts: OrderedDict[str, float] = OrderedDict()

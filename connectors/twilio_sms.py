@@ -37,7 +37,6 @@ from connectors.safety import (
     crisis_reply_sent,
     raise_handoff_priority,
     tracker_store_of,
-    waiting_for_counselor,
     with_crisis_reply,
 )
 from connectors.twilio_common import (
@@ -100,7 +99,7 @@ class TwilioSmsInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         # No budget inside: this channel keeps its own (below), with a late reply past it.
-        handle = with_crisis_reply(on_new_message, budget_s=None)
+        handle = with_crisis_reply(on_new_message, budget_s=None, acknowledge_waiting=True)
         sms = Blueprint("twilio_sms_webhook", __name__)
         add_health_route(sms)
 
@@ -183,10 +182,6 @@ class TwilioSmsInput(InputChannel):
             logger.error("sms: the assistant failed on a message (%s)", type(error).__name__)
             return twiml(*texts_of(collector.messages),
                          channel_reply("utter_channel_error")["text"])
-        if not collector.messages and await waiting_for_counselor(tracker_store_of(request),
-                                                                  conversation_id):
-            # Paused for a counselor, the assistant says nothing itself: the texter is told so.
-            return twiml(channel_reply("utter_waiting_for_counselor", CHANNEL)["text"])
         return twiml(*texts_of(collector.messages))
 
 

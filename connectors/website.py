@@ -45,7 +45,6 @@ from connectors.safety import (
     crisis_in_message,
     raise_handoff_priority,
     tracker_store_of,
-    waiting_for_counselor,
     with_crisis_reply,
 )
 
@@ -93,7 +92,7 @@ class WebsiteInput(RestInput):
         return CHANNEL
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
-        handle = with_crisis_reply(on_new_message)
+        handle = with_crisis_reply(on_new_message, acknowledge_waiting=True)
         website = Blueprint("website_webhook", __name__)
 
         @website.route("/", methods=["GET"])
@@ -151,10 +150,6 @@ class WebsiteInput(RestInput):
             logger.error("website: the assistant failed on a message (%s)", type(error).__name__)
             await collector.send_text_message(conversation_id,
                                               channel_reply("utter_channel_error")["text"])
-        if not collector.messages and await waiting_for_counselor(tracker_store,
-                                                                  conversation_id):
-            await collector.send_text_message(
-                conversation_id, channel_reply("utter_waiting_for_counselor", CHANNEL)["text"])
         return response.json(collector.messages, headers={CONVERSATION_HEADER: conversation_id})
 
 

@@ -65,11 +65,6 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
     return env
 
 
-def _reachable(host: str) -> str:
-    """Where this machine reaches a server listening on `host` (all interfaces: loopback)."""
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -104,7 +99,7 @@ class Stack:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{_reachable(self.settings.rasa_host)}:{self.settings.rasa_port}"
+        return self.settings.rasa_url
 
     @property
     def api_token(self) -> str:
@@ -142,8 +137,7 @@ class Stack:
         )
         self.processes.append(rasa)
         try:
-            wait_until_up(f"http://{_reachable(self.settings.actions_host)}:"
-                          f"{self.settings.actions_port}/health", timeout_s, actions)
+            wait_until_up(f"{self.settings.actions_url}/health", timeout_s, actions)
             wait_until_up(f"{self.rasa_url}/", timeout_s, rasa)
         except BaseException:
             self.stop()

@@ -23,7 +23,7 @@ from bot.leads.crypto import new_key
 from bot.leads.database import ensure_schema
 from bot.leads.recording import recorder_from_settings
 from bot.leads.store import EXPORT_COLUMNS, HandoffNotFound
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 
 
 def _staff_actor(name: str | None) -> str:
@@ -47,11 +47,6 @@ def _write_export(rows: list[dict], export_format: str, out: TextIO) -> None:
         writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
-
-
-def _rasa_url(settings: Settings) -> str:
-    host = settings.rasa_host if settings.rasa_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    return f"http://{host}:{settings.rasa_port}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             # The API's token: RASA_API_TOKEN, or the one `make run` generated under var/.
-            resume_conversation(args.conversation_id, _rasa_url(settings),
+            resume_conversation(args.conversation_id, settings.rasa_url,
                                 rasa_api_token(settings))
         except NotPaused:
             print(f"no paused conversation {args.conversation_id}: nothing resumed",

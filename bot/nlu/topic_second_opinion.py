@@ -94,7 +94,8 @@ def build_linear_classifier(
 
 def classifier_text(message: Message) -> str:
     """The text as the tokenizer reads it: look-alike letters as plain ones (folding_tokenizer)."""
-    return fold_look_alikes(message.get(TEXT) or "")[0]
+    text = message.get(TEXT) or ""
+    return text if text.isascii() else fold_look_alikes(text)[0]
 
 
 def full_label(example: Message) -> str | None:

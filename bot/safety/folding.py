@@ -128,7 +128,8 @@ def spellings(text: str | None, known_words: WordFinder | None = None) -> list[s
         extra.append(_join_spelled_out_letters(readings[0], known_words))
     if text:
         # "kiＩＩ", "kiӀӀ", "ki𝐈𝐈": fullwidth, Cyrillic and mathematical capital I as l.
-        with_capital_i = unicodedata.normalize("NFKC", text).translate(_l_look_alikes())
+        with_capital_i = (text if text.isascii()
+                          else unicodedata.normalize("NFKC", text).translate(_l_look_alikes()))
         if "I" in with_capital_i or "|" in with_capital_i:
             extra.append(fold(_I_OR_PIPE_FOR_L.sub(lambda m: "l" * len(m.group()),
                                                    with_capital_i)))
