@@ -47,12 +47,19 @@ def load_or_create_secret(configured: str | None, path: Path) -> str:
         return path.read_text(encoding="ascii").strip()
     ensure_private_dir(path.parent)
     value = secrets.token_urlsafe(32)
+    # Written whole to a file of our own, then published under `path` with a hard link, which
+    # fails if the name exists: a process starting at the same moment (Rasa, the action
+    # server) never reads a half-written secret, and every process ends up with one value.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    except FileExistsError:  # another process (Rasa, the action server) made it first
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(value)
+        os.link(draft, path)
+    except FileExistsError:  # another process published its secret first: use that one
         return path.read_text(encoding="ascii").strip()
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(value)
+    finally:
+        draft.unlink(missing_ok=True)
     return value
 
 
