@@ -53,6 +53,9 @@ class Settings:
     # Behind a reverse proxy every request comes from the proxy: the header that carries the
     # visitor's address (X-Forwarded-For: the last address, the one the proxy added, is used).
     client_ip_header: str | None
+    # Web origins (scheme://host[:port]) whose pages may embed the chat widget: socket.io and
+    # Rasa's CORS both admit these and no others. Empty: only pages this server itself serves.
+    website_origins: tuple[str, ...]
     facility_profile_path: Path
     crisis_patterns_path: Path
     var_dir: Path
@@ -137,6 +140,7 @@ def load_settings() -> Settings:
         rate_limit_new_conversations_per_hour=_number_from_env(
             "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR", 30),
         client_ip_header=os.environ.get("CLIENT_IP_HEADER") or None,
+        website_origins=tuple(origin.rstrip("/") for origin in _list_from_env("WEBSITE_ORIGINS")),
         facility_profile_path=Path(
             os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")
         ),

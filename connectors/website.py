@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from functools import lru_cache
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -27,25 +26,18 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.local_secrets import conversation_id_secret
 from bot.log_redaction import remember_sensitive
-from bot.messaging.pseudonym import is_issued_web_conversation_id, issue_web_conversation_id
 from bot.settings import load_settings
-from connectors.limits import (
-    clean_text,
-    client_address,
-    new_conversations_limiter,
-    per_address_limiter,
-    per_conversation_limiter,
-    text_for_nlu,
-)
+from connectors.limits import clean_text, client_address, text_for_nlu
 from connectors.replies import channel_reply
-from connectors.safety import (
-    CRISIS_RESPONSE,
-    crisis_in_message,
-    raise_handoff_priority,
-    tracker_store_of,
-    with_crisis_reply,
+from connectors.safety import tracker_store_of, with_crisis_reply
+from connectors.website_access import (
+    RATE_LIMITED,
+    count_first_message,
+    issued_conversation,
+    message_wait,
+    new_conversation,
+    refusal_replies,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,20 +46,6 @@ CHANNEL = "rest"
 # A 1,600-character message, even all emoji escaped in JSON, fits in well under this.
 MAX_BODY_BYTES = 64 * 1024
 CONVERSATION_HEADER = "X-Conversation-Id"
-# Of a message refused for its rate, only this much is read for a crisis.
-CHECKED_WHEN_REFUSED = 4000
-
-
-@lru_cache(maxsize=1)
-def _id_secret() -> bytes:
-    return conversation_id_secret(load_settings())
-
-
-def issued_conversation(sender: object) -> str | None:
-    """The sender's conversation id if this server issued it; None means a new conversation."""
-    if is_issued_web_conversation_id(sender, _id_secret()):
-        return sender  # type: ignore[return-value]
-    return None
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -75,13 +53,12 @@ def _error(status: int, reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=status)
 
 
-def _person_reply(status: int, conversation_id: str | None, *names: str, language: str = "en",
+def _person_reply(status: int, conversation_id: str | None, messages: list[dict[str, Any]],
                   headers: dict[str, str] | None = None) -> HTTPResponse:
     """Refused, but in the protocol's own shape, so the chat shows the person why."""
-    messages = [{"recipient_id": conversation_id, **channel_reply(name, language=language)}
-                for name in names]
+    body = [{"recipient_id": conversation_id, **message} for message in messages]
     extra = {CONVERSATION_HEADER: conversation_id} if conversation_id else {}
-    return response.json(messages, status=status, headers={**extra, **(headers or {})})
+    return response.json(body, status=status, headers={**extra, **(headers or {})})
 
 
 class WebsiteInput(RestInput):
@@ -102,7 +79,7 @@ class WebsiteInput(RestInput):
         @website.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if len(request.body or b"") > MAX_BODY_BYTES:
-                return _person_reply(413, None, "utter_message_too_long")
+                return _person_reply(413, None, [channel_reply("utter_message_too_long")])
             if request.args.get("stream", "false").lower() not in ("false", "0", ""):
                 return _error(400, "streamed replies are not supported; omit ?stream")
             body = _json_body(request)
@@ -116,24 +93,20 @@ class WebsiteInput(RestInput):
             text = clean_text(text)
             remember_sensitive(text)
             remember_sensitive(text_for_nlu(text))
-            settings = load_settings()
-            address = client_address(request, settings)
+            address = client_address(request, load_settings())
             conversation_id = issued_conversation(body.get("sender"))
             known = conversation_id is not None
-            reply = "utter_rate_limited"
+            reply = RATE_LIMITED
             if known:
-                wait = (per_address_limiter().retry_after(address)
-                        or per_conversation_limiter().retry_after(conversation_id))
+                wait = message_wait(address, conversation_id)
             else:
-                wait = per_address_limiter().retry_after(address)
+                conversation_id, wait, reply = new_conversation(address)
                 if not wait:
-                    wait = new_conversations_limiter().retry_after(address)
-                    reply = "utter_too_many_new_conversations"
-                conversation_id = issue_web_conversation_id(_id_secret())
-                if not wait:  # its first message counts towards its own allowance too
-                    per_conversation_limiter().retry_after(conversation_id)
+                    count_first_message(conversation_id)
             if wait:
-                return await _over_the_limit(conversation_id, text, wait, known, reply)
+                messages = await refusal_replies(conversation_id, text, known, reply, CHANNEL)
+                return _person_reply(429, conversation_id, messages,
+                                     headers={"Retry-After": str(wait)})
             return await self._answer(handle, conversation_id, text, tracker_store_of(request))
 
         return website
@@ -151,25 +124,6 @@ class WebsiteInput(RestInput):
             await collector.send_text_message(conversation_id,
                                               channel_reply("utter_channel_error")["text"])
         return response.json(collector.messages, headers={CONVERSATION_HEADER: conversation_id})
-
-
-async def _over_the_limit(conversation_id: str, text: str, wait: int, known: bool,
-                          reply: str = "utter_rate_limited") -> HTTPResponse:
-    """429 with Retry-After, in words a person understands; a crisis message still gets the
-    crisis reply and, in a conversation already going, still moves the person's handoff up
-    (staff texted at most every few minutes). A crisis in a new conversation refused for
-    opening too many opens no handoff: that would let one address text staff without limit.
-    Only the start of the message is read: refusing must stay cheap."""
-    logger.warning("website: message over the rate limit")
-    match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
-    names = [reply]
-    if match is not None:
-        names.insert(0, CRISIS_RESPONSE)  # someone in danger reads the crisis reply first
-        if known:
-            await raise_handoff_priority(conversation_id, CHANNEL)
-    language = getattr(match, "language", "en") if match else "en"
-    return _person_reply(429, conversation_id, *names, language=language,
-                         headers={"Retry-After": str(wait)})
 
 
 def _json_body(request: Request) -> Any:

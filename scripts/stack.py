@@ -129,8 +129,9 @@ class Stack:
             "--auth-token", rasa_api_token(self.settings),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ]
-        if os.environ.get("CORS_ORIGINS"):
-            command += ["--cors", *os.environ["CORS_ORIGINS"].split(",")]
+        # The same allow-list the chat's socket.io server admits (connectors/website_chat.py).
+        if self.settings.website_origins:
+            command += ["--cors", *self.settings.website_origins]
         rasa = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env,
             stdout=output, stderr=subprocess.STDOUT if output else None,

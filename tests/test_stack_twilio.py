@@ -156,15 +156,19 @@ def test_after_stop_not_even_a_staff_alert_reaches_that_number(helpline):
     person("hello")
     handed = person("I want to talk to a real person")
     assert any("counselor" in r for r in handed)
+
+    def notify_errors():
+        with Session(engine, future=True) as session:
+            return session.execute(select(Handoff.notify_error).where(
+                Handoff.notify_error.is_not(None))).scalars().all()
+
+    # The alert is sent first and its outcome recorded after, so wait for both.
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not api.texts_to(still_in):
+    while time.monotonic() < deadline and not (api.texts_to(still_in) and notify_errors()):
         time.sleep(0.2)
     assert api.texts_to(still_in) == ["New admissions handoff, priority normal: open the console"]
     assert api.texts_to(opted_out) == []
-    with Session(engine, future=True) as session:
-        errors = session.execute(select(Handoff.notify_error).where(
-            Handoff.notify_error.is_not(None))).scalars().all()
-    assert "recipient opted out" in errors
+    assert "recipient opted out" in notify_errors()
     assert "subscribed again" in texter(helpline, opted_out)("START")[0]
 
 

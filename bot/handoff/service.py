@@ -12,6 +12,7 @@ import logging
 
 from bot.handoff.notify import notify_oncall
 from bot.leads.recording import LeadRecorder, recorder_from_settings
+from bot.leads.store import PlaceInQueue
 from bot.leads.submission import Applied, HandoffPriority, Submission
 from bot.messaging.twilio_api import outbound_from_settings
 from bot.settings import load_settings
@@ -48,6 +49,21 @@ async def record(submission: Submission, notify_existing: bool = False) -> list[
     logger.info("submission recorded: written=%d spooled=%s", len(applied),
                 not any(r.submission_id == submission.submission_id for r in applied))
     return applied
+
+
+async def place_in_queue(conversation_id: str) -> PlaceInQueue | None:
+    """Where the conversation's open handoff stands, read off the event loop; None also when
+    the database cannot say (the chat then simply shows no queue position)."""
+    def read() -> PlaceInQueue | None:
+        recorder = current_recorder()
+        recorder.ensure_schema()
+        return recorder.store.place_in_queue(conversation_id)
+
+    try:
+        return await asyncio.to_thread(read)
+    except Exception as error:
+        logger.warning("could not read a place in the queue (%s)", type(error).__name__)
+        return None
 
 
 def outcome_of(submission: Submission, applied: list[Applied]) -> Applied | None:

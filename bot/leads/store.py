@@ -69,6 +69,15 @@ class QueuedHandoff:
 
 
 @dataclass(frozen=True)
+class PlaceInQueue:
+    """Where a person's own open handoff stands, as the person may be told: no staff names."""
+
+    status: str  # WAITING or CLAIMED
+    # 1 for next in line; None once a counselor has taken it.
+    position: int | None
+
+
+@dataclass(frozen=True)
 class _HandoffOutcome:
     handoff_id: str | None = None
     is_new: bool = False
@@ -284,6 +293,26 @@ class LeadStore:
                 handoff.resolved_at = utc_now()
             session.add(AuditEvent(actor=staff, action=to_status, entity="handoff",
                                    entity_id=handoff_id))
+
+    def place_in_queue(self, conversation_id: str) -> PlaceInQueue | None:
+        """The conversation's open handoff and how many waiting ones go before it (more
+        urgent, or as urgent and older); None when it has no open handoff. Not audited: it
+        answers the person about their own conversation and reads no one else's details."""
+        with Session(self.engine, future=True) as session:
+            handoff = session.execute(
+                select(Handoff).where(Handoff.conversation_id == conversation_id,
+                                      Handoff.status.in_(OPEN_STATUSES))
+                .order_by(Handoff.created_at.desc()).limit(1)).scalar_one_or_none()
+            if handoff is None:
+                return None
+            if handoff.status == CLAIMED:
+                return PlaceInQueue(CLAIMED, None)
+            ahead = session.scalar(select(func.count()).select_from(Handoff).where(
+                Handoff.status == WAITING,
+                (Handoff.priority < handoff.priority)
+                | ((Handoff.priority == handoff.priority)
+                   & (Handoff.created_at < handoff.created_at))))
+            return PlaceInQueue(WAITING, int(ahead or 0) + 1)
 
     def callback_time_of(self, phone_e164: str) -> str | None:
         """When the person calling from this number said a counselor should call, if they said.

@@ -1,0 +1,294 @@
+"""The website chat widget's channel: Rasa's socket.io channel, fixed and closed by default.
+
+The widget (connectors/web/) talks socket.io to this channel, so the server can push a message
+to an open chat at any time: a counselor's reply posted through Rasa's HTTP API with
+`POST /conversations/{id}/tracker/events?execute_side_effects=true&output_channel=latest`
+reaches the visitor live. What differs from Rasa's `SocketIOInput`:
+- Rasa 3.6's `session_request` calls `sio.enter_room()` without `await`. On python-socketio
+  5.10 and newer that is a coroutine, so the socket never joins its conversation's room and,
+  with session persistence, every reply is lost (RasaHQ/rasa#13027). Here it is awaited.
+- conversation ids come from the server and are signed (connectors/website_access.py): a
+  `session_request` with an id this server did not issue gets a new one, and messages go to
+  the conversation bound to the socket, never to an id the message names;
+- origins come from WEBSITE_ORIGINS (Rasa's admits every origin);
+- each message goes through the same limits, rate limits and guaranteed crisis reply as every
+  other channel, and is acknowledged, so the widget knows it arrived;
+- on (re)connecting the socket gets the conversation so far and its place in the queue.
+
+Events, client to server: `session_request {session_id}`, `user_uttered {message}` (acked
+with {"ok": bool, "retry_after"?: int}), `status_request`. Server to client:
+`session_confirm <id>`, `bot_uttered {text, buttons?, counselor?}`, `history [...]`,
+`status {...}`, `user_echo {text}` (the visitor's own message, to their other tabs).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any, Awaitable, Callable
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, Sanic
+from socketio import AsyncServer
+
+from bot.facility import cached_profile
+from bot.handoff import service
+from bot.log_redaction import remember_sensitive
+from bot.settings import load_settings
+from connectors.choices import numbered_choices
+from connectors.limits import MAX_MESSAGE_CHARS, clean_text, client_address, text_for_nlu
+from connectors.replies import channel_reply
+from connectors.safety import crisis_in_message, with_crisis_reply
+from connectors.web import widget_routes
+from connectors.website_access import (
+    CHECKED_WHEN_REFUSED,
+    issued_conversation,
+    message_wait,
+    new_conversation,
+    refusal_replies,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "website"
+SOCKETIO_PATH = "/socket.io"
+BOT_EVENT = "bot_uttered"
+USER_EVENT = "user_uttered"
+# A socket.io packet over this is refused by the transport itself; a message that long is
+# far past MAX_TEXT_CHARS anyway.
+MAX_PACKET_BYTES = 128 * 1024
+# A message longer than this is not read at all (a kind reply says so); the widget's text box
+# stops at MAX_MESSAGE_CHARS, so only a hand-made client gets here.
+MAX_TEXT_CHARS = 32_000
+# The conversation so far, as sent to a socket that (re)joins it.
+HISTORY_MESSAGES = 100
+# A counselor's name and role as the visitor sees them.
+MAX_SPEAKER_CHARS = 60
+
+
+def visitor_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as the widget shows it: text, buttons (the response's own, or the question's
+    numbered choices), and who wrote it when a person did."""
+    text = message.get("text") or ""
+    shown: dict[str, Any] = {"text": text}
+    buttons = [{"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+               for b in message.get("buttons") or [] if isinstance(b, dict)]
+    buttons = buttons or numbered_choices(text)
+    if buttons:
+        shown["buttons"] = buttons
+    counselor = message.get("counselor")
+    if isinstance(counselor, dict):
+        shown["counselor"] = {key: str(counselor.get(key) or "")[:MAX_SPEAKER_CHARS]
+                              for key in ("name", "role")}
+    return shown
+
+
+def _counselor_of(message: dict[str, Any]) -> dict[str, Any] | None:
+    counselor = message.get("counselor")
+    return counselor if isinstance(counselor, dict) else None
+
+
+class WebsiteChatOutput(CollectingOutputChannel):
+    """Sends each message to the conversation's room as it is produced, and keeps it, so the
+    crisis net can see what the dialogue said (connectors/safety.py)."""
+
+    def __init__(self, sio: AsyncServer) -> None:
+        super().__init__()
+        self.sio = sio
+        self._counselor: dict[str, Any] | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        # A bot event posted by staff carries {"counselor": {"name", "role"}} in its metadata;
+        # Rasa merges it into the message, and the visitor is shown a person is writing.
+        self._counselor = _counselor_of(message)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._counselor = None
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        if self._counselor:
+            message["counselor"] = self._counselor
+        await super()._persist_message(message)
+        shown = visitor_message(message)
+        if shown["text"] or shown.get("buttons"):  # a voice-only payload has nothing to show
+            await self.sio.emit(BOT_EVENT, shown, room=message["recipient_id"])
+
+
+class AppAwareSocketBlueprint(SocketBlueprint):
+    """Rasa's socket.io blueprint, remembering the app: the channel reads conversations from
+    the app's tracker store."""
+
+    def register(self, app: Sanic, options: dict[str, Any]) -> None:
+        self.ctx.app = app
+        super().register(app, options)
+
+
+class WebsiteChatInput(SocketIOInput):
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebsiteChatInput:
+        # Events, path and persistence are what the widget speaks; nothing to configure.
+        return cls()
+
+    def __init__(self) -> None:
+        super().__init__(USER_EVENT, BOT_EVENT, None, True, SOCKETIO_PATH)
+
+    def get_output_channel(self) -> WebsiteChatOutput | None:
+        """For messages posted through Rasa's HTTP API (`output_channel=latest`)."""
+        return WebsiteChatOutput(self.sio) if self.sio is not None else None
+
+    def socket_server(self) -> AsyncServer:
+        origins = list(load_settings().website_origins) or None  # None: same origin only
+        return AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
+                           max_http_buffer_size=MAX_PACKET_BYTES, cookie=None,
+                           logger=False, engineio_logger=False)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        handle = with_crisis_reply(on_new_message, acknowledge_waiting=True)
+        sio = self.socket_server()
+        self.sio = sio
+        chat = AppAwareSocketBlueprint(sio, self.socketio_path, "website_chat", __name__)
+        widget_routes(chat)
+
+        def tracker_store() -> Any:
+            app = getattr(chat.ctx, "app", None)
+            return getattr(getattr(app.ctx, "agent", None), "tracker_store", None) if app else None
+
+        @sio.on("connect")
+        async def connect(sid: str, environ: dict, _auth: Any = None) -> bool:
+            request = environ.get("sanic.request")
+            address = client_address(request, load_settings()) if request else "unknown"
+            await sio.save_session(sid, {"address": address, "conversation_id": None})
+            return True
+
+        @sio.on("session_request")
+        async def session_request(sid: str, data: Any = None) -> None:
+            session = await sio.get_session(sid)
+            wanted = data.get("session_id") if isinstance(data, dict) else None
+            conversation_id = issued_conversation(wanted)
+            if conversation_id is None:
+                conversation_id, wait, reply = new_conversation(session["address"])
+                if wait:
+                    await sio.emit("session_refused", {
+                        "retry_after": wait, "text": channel_reply(reply, CHANNEL)["text"]},
+                        to=sid)
+                    return
+            previous = session.get("conversation_id")
+            if previous and previous != conversation_id:
+                await sio.leave_room(sid, previous)
+            # The fix for RasaHQ/rasa#13027: awaited, the socket is in the room before any
+            # reply is sent to it.
+            await sio.enter_room(sid, conversation_id)
+            session["conversation_id"] = conversation_id
+            await sio.save_session(sid, session)
+            await sio.emit("session_confirm", conversation_id, to=sid)
+            await sio.emit("history", await _history(tracker_store(), conversation_id), to=sid)
+            await sio.emit("status", await conversation_status(conversation_id), to=sid)
+
+        @sio.on("status_request")
+        async def status_request(sid: str, _data: Any = None) -> None:
+            conversation_id = (await sio.get_session(sid)).get("conversation_id")
+            if conversation_id:
+                await sio.emit("status", await conversation_status(conversation_id), to=sid)
+
+        @sio.on(USER_EVENT)
+        async def user_uttered(sid: str, data: Any = None) -> dict[str, Any]:
+            session = await sio.get_session(sid)
+            conversation_id = session.get("conversation_id")
+            if not conversation_id:
+                return {"ok": False, "error": "send session_request first"}
+            text = data.get("message") if isinstance(data, dict) else None
+            if text is None:
+                text = ""
+            if not isinstance(text, str):
+                return {"ok": False, "error": "'message' must be a string"}
+            text = clean_text(text)
+            remember_sensitive(text)
+            remember_sensitive(text_for_nlu(text))
+            output = WebsiteChatOutput(sio)
+            if len(text) > MAX_TEXT_CHARS:
+                await _answer_too_long(output, conversation_id, text)
+                return {"ok": False, "error": "too long"}
+            wait = message_wait(session["address"], conversation_id)
+            if wait:
+                for message in await refusal_replies(conversation_id, text, True,
+                                                     "utter_rate_limited", CHANNEL):
+                    await output.send_response(conversation_id, message)
+                return {"ok": False, "retry_after": wait}
+            # The visitor's other tabs show what was sent from this one.
+            await sio.emit("user_echo", {"text": text[:MAX_MESSAGE_CHARS]}, room=conversation_id,
+                           skip_sid=sid)
+            message = UserMessage(text_for_nlu(text), output, conversation_id,
+                                  input_channel=CHANNEL)
+            try:
+                await handle(message, text, tracker_store())
+            except (Exception, asyncio.CancelledError) as error:  # Rasa's timeout too
+                logger.error("website chat: the assistant failed on a message (%s)",
+                             type(error).__name__)
+                await output.send_text_message(
+                    conversation_id, channel_reply("utter_channel_error", CHANNEL)["text"])
+            await sio.emit("status", await conversation_status(conversation_id), to=sid)
+            return {"ok": True}
+
+        return chat
+
+
+async def _answer_too_long(output: WebsiteChatOutput, conversation_id: str, text: str) -> None:
+    """Not read by the assistant, but never without the crisis reply it may need."""
+    match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
+    names = ["utter_message_too_long"]
+    if match is not None:
+        names.insert(0, "utter_crisis")
+    language = getattr(match, "language", "en") if match else "en"
+    for name in names:
+        await output.send_response(conversation_id,
+                                   channel_reply(name, CHANNEL, language=language))
+
+
+async def conversation_status(conversation_id: str) -> dict[str, Any]:
+    """What the widget shows beside the chat: waiting for a counselor and the place in line
+    during admissions hours, or when they will be contacted after hours."""
+    place = await service.place_in_queue(conversation_id)
+    if place is None:
+        return {"state": "assistant"}
+    profile = cached_profile(load_settings().facility_profile_path)
+    now = dt.datetime.now(dt.timezone.utc)
+    if place.position is None:
+        return {"state": "with_counselor"}
+    if profile.is_admissions_open(now):
+        return {"state": "waiting", "position": place.position}
+    return {"state": "after_hours", "callback": profile.callback_phrase(now)}
+
+
+async def _history(tracker_store: Any, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation so far as the visitor saw it, for a reload or another tab."""
+    if tracker_store is None:
+        return []
+    try:
+        tracker = await tracker_store.retrieve(conversation_id)
+    except Exception as error:
+        logger.error("website chat: could not read the conversation (%s)", type(error).__name__)
+        return []
+    if tracker is None:
+        return []
+    shown: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if isinstance(event, UserUttered) and event.text:
+            shown.append({"from": "visitor", "text": event.text})
+        elif isinstance(event, BotUttered) and event.text:
+            message = {**(event.data or {}), **(event.metadata or {}), "text": event.text}
+            shown.append({"from": "assistant", **visitor_message(message)})
+    shown = shown[-HISTORY_MESSAGES:]
+    for message in shown[:-1]:  # only the latest question's buttons can still be answered
+        message.pop("buttons", None)
+    return shown
