@@ -22,7 +22,7 @@ export TF_INTRA_OP_PARALLELISM_THREADS := 2
 # so requests running side by side do not fight over the two cores.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: help install train run chat test lint validate unit conversations nlu-report bench clean
+.PHONY: help install browser train run chat test lint validate unit conversations nlu-report bench clean
 
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
@@ -42,6 +42,18 @@ $(STAMP): pyproject.toml encoder-requirements.txt
 	@touch $@
 
 install: $(STAMP)
+
+# The widget's browser tests use Debian's chromium (Playwright's own browser download does not
+# work here). Installed once, as root or through sudo; the tests say loudly if it is missing.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } \
+	    || echo "Could not install chromium: the browser tests will fail (CI) or be skipped."; \
+	fi
 
 # Retrains only when the model is missing or older than the data, domain or config;
 # `rasa train` itself also skips parts whose inputs did not change.
@@ -70,7 +82,7 @@ validate: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not stack" -q
 
-conversations: $(MODEL)
+conversations: $(MODEL) browser
 	$(RASA) test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -m stack -q

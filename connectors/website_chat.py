@@ -68,6 +68,14 @@ HISTORY_MESSAGES = 100
 MAX_SPEAKER_CHARS = 60
 
 
+def origin_allowed(origin: str, environ: dict) -> bool:
+    """Pages this server serves itself (the sample page), and the sites in WEBSITE_ORIGINS.
+    A browser always sends Origin; a request without one is no browser page's and needs no
+    CORS answer, so python-socketio lets it through."""
+    own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+    return origin == own or origin in load_settings().website_origins
+
+
 def visitor_message(message: dict[str, Any]) -> dict[str, Any]:
     """A message as the widget shows it: text, buttons (the response's own, or the question's
     numbered choices), and who wrote it when a person did."""
@@ -148,9 +156,9 @@ class WebsiteChatInput(SocketIOInput):
         return WebsiteChatOutput(self.sio) if self.sio is not None else None
 
     def socket_server(self) -> AsyncServer:
-        origins = list(load_settings().website_origins) or None  # None: same origin only
-        return AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
-                           max_http_buffer_size=MAX_PACKET_BYTES, cookie=None,
+        return AsyncServer(async_mode="sanic", cors_allowed_origins=origin_allowed,
+                           cors_credentials=False, max_http_buffer_size=MAX_PACKET_BYTES,
+                           cookie=None,
                            logger=False, engineio_logger=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

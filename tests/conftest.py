@@ -220,7 +220,14 @@ def shared_stack(tmp_path_factory):
     from scripts.twilio_local import FakeTwilioApi, twilio_environment
     from tests.stack_helpers import throwaway_stack
 
+    from scripts.stack import free_port
+
     workdir = tmp_path_factory.mktemp("shared-stack")
+    # A site allowed to embed the chat widget (tests/test_stack_widget.py serves it).
+    embedding_port = free_port()
     with FakeTwilioApi() as api:
-        with throwaway_stack(workdir, extra_env=twilio_environment(api, workdir / "var")) as stack:
+        env = {**twilio_environment(api, workdir / "var"),
+               "WEBSITE_ORIGINS": f"http://localhost:{embedding_port}"}
+        with throwaway_stack(workdir, extra_env=env) as stack:
+            stack.embedding_port = embedding_port
             yield stack

@@ -146,6 +146,12 @@ input.addEventListener("keydown", function (event) {
 // --- the conversation on screen --------------------------------------------------------------
 var unread = 0;
 
+function isDisclosure(message) {
+  // The assistant opens every conversation with the disclosure, which the chat already shows
+  // at the top: once is enough.
+  return !message.counselor && message.text === WIDGET_CONFIG.disclosure[language];
+}
+
 function showMessage(message, options) {
   options = options || {};
   var from = options.from || "assistant";
@@ -199,6 +205,7 @@ function showChoices(buttons) {
 function showConversation(history) {
   log.textContent = "";
   showMessage({ text: WIDGET_CONFIG.disclosure[language] }, { live: false });
+  history = history.filter(function (message) { return !isDisclosure(message); });
   history.forEach(function (message, index) {
     showMessage(message, { from: message.from, live: index === history.length - 1 });
   });
@@ -328,7 +335,9 @@ function connect() {
   });
   socket.on("history", showConversation);
   socket.on("status", showStatus);
-  socket.on("bot_uttered", function (message) { showMessage(message, { unread: true }); });
+  socket.on("bot_uttered", function (message) {
+    if (!isDisclosure(message)) { showMessage(message, { unread: true }); }
+  });
   socket.on("user_echo", function (message) { showMessage(message, { from: "visitor" }); });
   socket.on("disconnect", function () {
     showConnection(words("reconnecting"));
