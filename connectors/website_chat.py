@@ -38,12 +38,19 @@ from bot.handoff import service
 from bot.log_redaction import remember_sensitive
 from bot.settings import load_settings
 from connectors.choices import numbered_choices
-from connectors.limits import MAX_MESSAGE_CHARS, clean_text, client_address, text_for_nlu
+from connectors.limits import (
+    MAX_MESSAGE_CHARS,
+    clean_text,
+    client_address,
+    per_address_limiter,
+    text_for_nlu,
+)
 from connectors.replies import channel_reply
 from connectors.safety import crisis_in_message, with_crisis_reply
 from connectors.web import widget_routes
 from connectors.website_access import (
     CHECKED_WHEN_REFUSED,
+    RATE_LIMITED,
     issued_conversation,
     message_wait,
     new_conversation,
@@ -186,11 +193,13 @@ class WebsiteChatInput(SocketIOInput):
             conversation_id = issued_conversation(wanted)
             if conversation_id is None:
                 conversation_id, wait, reply = new_conversation(session["address"])
-                if wait:
-                    await sio.emit("session_refused", {
-                        "retry_after": wait, "text": channel_reply(reply, CHANNEL)["text"]},
-                        to=sid)
-                    return
+            else:
+                # Rejoining reads the whole conversation: it counts as a message.
+                wait, reply = per_address_limiter().retry_after(session["address"]), RATE_LIMITED
+            if wait:
+                await sio.emit("session_refused", {
+                    "retry_after": wait, "text": channel_reply(reply, CHANNEL)["text"]}, to=sid)
+                return
             previous = session.get("conversation_id")
             if previous and previous != conversation_id:
                 await sio.leave_room(sid, previous)
@@ -205,8 +214,9 @@ class WebsiteChatInput(SocketIOInput):
 
         @sio.on("status_request")
         async def status_request(sid: str, _data: Any = None) -> None:
-            conversation_id = (await sio.get_session(sid)).get("conversation_id")
-            if conversation_id:
+            session = await sio.get_session(sid)
+            conversation_id = session.get("conversation_id")
+            if conversation_id and not per_address_limiter().retry_after(session["address"]):
                 await sio.emit("status", await conversation_status(conversation_id), to=sid)
 
         @sio.on(USER_EVENT)

@@ -34,6 +34,16 @@ def staff_alerts_status(settings: Settings) -> str:
     return f"Staff alerts: on, to {len(settings.oncall_staff_numbers)} on-call number(s)."
 
 
+def widget_embedding(settings: Settings, rasa_url: str) -> str:
+    """How a center puts the chat on its own site, and which sites may."""
+    sites = (", ".join(settings.website_origins) if settings.website_origins
+             else "none yet: set WEBSITE_ORIGINS to your site's origin (see .env.example)")
+    return (f"On your own site, one tag adds it:\n"
+            f'  <script src="{rasa_url}/webhooks/website/widget.js" data-accent="#1d5c87" '
+            f'data-launcher-text="Chat with us" defer></script>\n'
+            f"Sites allowed to embed it: {sites}.")
+
+
 def chat_command(settings: Settings) -> str:
     """`make chat`, with the settings this server runs on, so the chat finds it."""
     overrides = [f"{name}={value}" for name, value, default in (
@@ -67,7 +77,11 @@ def main() -> int:
           f"actions on port {settings.actions_port}); this takes about a minute...", flush=True)
     stack.start()
     print(
-        "\nThe assistant is ready. Talk to it over the REST channel:\n"
+        "\nThe assistant is ready. Open the website chat in a browser, on a sample page of the "
+        "center:\n"
+        f"  {stack.rasa_url}/webhooks/website/sample\n"
+        f"{widget_embedding(settings, stack.rasa_url)}\n"
+        "Or talk to it over the REST channel:\n"
         f"  curl -s -X POST {stack.rasa_url}/webhooks/rest/webhook \\\n"
         "       -H 'Content-Type: application/json' -d '{\"message\": \"hi\"}'\n"
         "(the reply's recipient_id is your conversation id: send it as \"sender\" next time),\n"

@@ -217,10 +217,9 @@ def shared_stack(tmp_path_factory):
     """The real Rasa and action servers, with the phone channels on (signed webhooks, a local
     Twilio stand-in), shared by the end-to-end modules whose conversations never meet: starting
     one takes most of a minute. Modules that need other settings start their own."""
+    from scripts.stack import free_port
     from scripts.twilio_local import FakeTwilioApi, twilio_environment
     from tests.stack_helpers import throwaway_stack
-
-    from scripts.stack import free_port
 
     workdir = tmp_path_factory.mktemp("shared-stack")
     # A site allowed to embed the chat widget (tests/test_stack_widget.py serves it).

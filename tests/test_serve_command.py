@@ -47,6 +47,8 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
         threading.Thread(target=server.stdout.read, daemon=True).start()
         shown = "".join(printed)
         assert f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook" in shown
+        sample_url = f"http://127.0.0.1:{rasa_port}/webhooks/website/sample"
+        assert sample_url in shown
         # Where the HTTP API's generated token is, and nothing but that in it: private.
         token_file = tmp_path / "var" / "rasa-api.token"
         assert str(token_file) in shown
@@ -58,6 +60,10 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
 
         base_url = f"http://127.0.0.1:{rasa_port}"
         assert "automated assistant" in WebsiteConversation(base_url).texts("hi")[0]
+        with urllib.request.urlopen(sample_url, timeout=10) as page:
+            assert 'src="widget.js"' in page.read().decode()
+        with urllib.request.urlopen(base_url + "/webhooks/website/widget.js", timeout=10) as js:
+            assert js.status == 200 and b"WIDGET_CONFIG" in js.read()
         assert (tmp_path / "var" / "tracker.db").exists()  # history in embedded SQLite
 
         server.send_signal(signal.SIGTERM)

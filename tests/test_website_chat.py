@@ -28,6 +28,7 @@ from connectors.website_chat import WebsiteChatInput, visitor_message
 from scripts.stack import free_port
 
 REPLY_WAIT_S = 5
+ROUTINE = HandoffRequest("request_human", HandoffPriority.ROUTINE)
 
 
 @pytest.fixture(autouse=True)
@@ -375,6 +376,23 @@ def test_opening_too_many_conversations_is_refused_kindly(monkeypatch, filled):
     assert visitors[2].refused["retry_after"] > 0
 
 
+def test_rejoining_over_and_over_is_rate_limited_like_messages(monkeypatch, filled):
+    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "3")
+
+    async def scenario():
+        async with serving(WebsiteChatInput()) as url:
+            first = await Visitor().join(url)
+            again = await Visitor().join(url, first.session_id)
+            await again.say("hello")
+            refused = await Visitor().join(url, first.session_id)
+            for visitor in (first, again, refused):
+                await visitor.leave()
+            return again, refused
+    again, refused = run(scenario())
+    assert again.session_id and refused.session_id is None
+    assert refused.refused["text"] == filled("utter_rate_limited")
+
+
 def test_only_allowed_origins_may_connect(monkeypatch):
     monkeypatch.setenv("WEBSITE_ORIGINS", "https://www.example-recovery.org")
 
@@ -405,8 +423,7 @@ def test_a_waiting_visitor_is_told_their_place_in_line(monkeypatch):
             first = await Visitor().join(url)
             second = await Visitor().join(url)
             for visitor in (first, second):
-                await service.record(Submission(visitor.session_id, "website",
-                                                handoff=HandoffRequest("request_human", HandoffPriority.ROUTINE)))
+                await service.record(Submission(visitor.session_id, "website", handoff=ROUTINE))
             urgent = await Visitor().join(url)
             await service.record(Submission(urgent.session_id, "website", handoff=HandoffRequest(
                 "crisis", HandoffPriority.CRISIS)))
@@ -438,8 +455,7 @@ def test_after_hours_the_visitor_is_told_when_they_will_be_contacted(monkeypatch
     async def scenario():
         async with serving(WebsiteChatInput()) as url:
             visitor = await Visitor().join(url)
-            await service.record(Submission(visitor.session_id, "website",
-                                            handoff=HandoffRequest("request_human", HandoffPriority.ROUTINE)))
+            await service.record(Submission(visitor.session_id, "website", handoff=ROUTINE))
             await visitor.say("hello?")
             await visitor.leave()
             await service.notifications_settled()
