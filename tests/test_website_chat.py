@@ -13,12 +13,14 @@ import contextlib
 import hashlib
 import json
 import uuid
+from unittest import mock
 
 import pytest
 import socketio
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Sanic
+from sanic.touchup import TouchUp
 
 from bot.handoff import service
 from bot.leads.submission import HandoffPriority, HandoffRequest, Submission
@@ -61,15 +63,21 @@ async def echo_assistant(message: UserMessage) -> None:
 @contextlib.asynccontextmanager
 async def serving(channel, assistant=echo_assistant):
     """The channel's blueprint on a real Sanic server, as Rasa mounts it."""
-    # Test mode lets Sanic start more than one app in a process (it rewrites its own methods
-    # on start, and would otherwise rewrite them twice).
-    Sanic.test_mode = True
     app = Sanic(f"chat-test-{uuid.uuid4().hex[:8]}")
     app.blueprint(channel.blueprint(assistant), url_prefix=f"/webhooks/{channel.name()}")
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
                                      access_log=False)
-    await server.startup()
+    # Sanic rewrites some of its own methods when an app starts, and fails when a second app
+    # in the process rewrites them again: once is enough (another test may have done it).
+    touch_up = TouchUp.run
+
+    def once(app: Sanic) -> None:
+        if not all(getattr(target, "__touched__", False) for target, _ in TouchUp._registry):
+            touch_up(app)
+
+    with mock.patch.object(TouchUp, "run", once):
+        await server.startup()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
