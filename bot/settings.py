@@ -142,11 +142,11 @@ def load_settings() -> Settings:
         client_ip_header=os.environ.get("CLIENT_IP_HEADER") or None,
         website_origins=tuple(origin.rstrip("/") for origin in _list_from_env("WEBSITE_ORIGINS")),
         facility_profile_path=Path(
-            os.environ.get("FACILITY_PROFILE", BOT_DIR / "facility_profile.yml")
+            os.environ.get("FACILITY_PROFILE") or BOT_DIR / "facility_profile.yml"
         ),
         # A directory of per-language pattern files (or one such file).
         crisis_patterns_path=Path(
-            os.environ.get("CRISIS_PATTERNS", BOT_DIR / "safety" / "patterns")
+            os.environ.get("CRISIS_PATTERNS") or BOT_DIR / "safety" / "patterns"
         ),
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or _sqlite_leads_url(var_dir),

@@ -138,10 +138,18 @@ async def _answer_what_the_dialogue_did_not(message: UserMessage, whole_text: st
                        match.category, message.input_channel)
         await send_crisis_reply(collector, message.sender_id, match)
         await raise_handoff_priority(message.sender_id, message.input_channel)
-    elif acknowledge_waiting and stored is not None and stored.is_paused():
+    elif (acknowledge_waiting and stored is not None and stored.is_paused()
+          and not await _counselor_has_it(message.sender_id)):
         await collector.send_text_message(
             message.sender_id,
             channel_reply("utter_waiting_for_counselor", collector.name())["text"])
+
+
+async def _counselor_has_it(conversation_id: str) -> bool:
+    """A counselor has taken the handoff: they are the one answering now, and a "your message
+    is saved for a counselor" line after each message would only talk over them."""
+    place = await service.place_in_queue(conversation_id)
+    return place is not None and place.position is None
 
 
 async def send_crisis_reply(collector: CollectingOutputChannel, recipient: str,

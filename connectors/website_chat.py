@@ -10,7 +10,7 @@ reaches the visitor live. What differs from Rasa's `SocketIOInput`:
 - conversation ids come from the server and are signed (connectors/website_access.py): a
   `session_request` with an id this server did not issue gets a new one, and messages go to
   the conversation bound to the socket, never to an id the message names;
-- origins come from WEBSITE_ORIGINS (Rasa's admits every origin);
+- only pages from WEBSITE_ORIGINS, or from this server, may connect (Rasa's admits any);
 - each message goes through the same limits, rate limits and guaranteed crisis reply as every
   other channel, and is acknowledged, so the widget knows it arrived;
 - on (re)connecting the socket gets the conversation so far and its place in the queue.
@@ -19,6 +19,7 @@ Events, client to server: `session_request {session_id}`, `user_uttered {message
 with {"ok": bool, "retry_after"?: int}), `status_request`. Server to client:
 `session_confirm <id>`, `bot_uttered {text, buttons?, counselor?}`, `history [...]`,
 `status {...}`, `user_echo {text}` (the visitor's own message, to their other tabs).
+`bot_uttered` carries `several: true` when the question takes more than one of its buttons.
 """
 from __future__ import annotations
 
@@ -75,11 +76,15 @@ HISTORY_MESSAGES = 100
 MAX_SPEAKER_CHARS = 60
 
 
-def origin_allowed(origin: str, environ: dict) -> bool:
+def origin_allowed(environ: dict) -> bool:
     """Pages this server serves itself (the sample page), and the sites in WEBSITE_ORIGINS.
-    A browser always sends Origin; a request without one is no browser page's and needs no
-    CORS answer, so python-socketio lets it through."""
-    own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+    A browser page always sends Origin; a client without one (a script, the bench) is no
+    page another site could have turned against its visitor."""
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin:
+        return True
+    scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http"))
+    own = f"{scheme.split(',')[0].strip()}://{environ.get('HTTP_HOST', '')}"
     return origin == own or origin in load_settings().website_origins
 
 
@@ -93,11 +98,21 @@ def visitor_message(message: dict[str, Any]) -> dict[str, Any]:
     buttons = buttons or numbered_choices(text)
     if buttons:
         shown["buttons"] = buttons
+    if buttons and _asks_for_several(message):
+        shown["several"] = True
     counselor = message.get("counselor")
     if isinstance(counselor, dict):
         shown["counselor"] = {key: str(counselor.get(key) or "")[:MAX_SPEAKER_CHARS]
                               for key in ("name", "role")}
     return shown
+
+
+def _asks_for_several(message: dict[str, Any]) -> bool:
+    """A question whose response says {"custom": {"choices": "several"}} takes more than one
+    of its choices ("reply with all numbers that apply"): the widget lets the visitor pick
+    several, then sends them together."""
+    custom = message.get("custom")
+    return isinstance(custom, dict) and custom.get("choices") == "several"
 
 
 def _counselor_of(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -113,6 +128,7 @@ class WebsiteChatOutput(CollectingOutputChannel):
         super().__init__()
         self.sio = sio
         self._counselor: dict[str, Any] | None = None
+        self._custom: Any = None
 
     @classmethod
     def name(cls) -> str:
@@ -121,15 +137,20 @@ class WebsiteChatOutput(CollectingOutputChannel):
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         # A bot event posted by staff carries {"counselor": {"name", "role"}} in its metadata;
         # Rasa merges it into the message, and the visitor is shown a person is writing.
+        # Rasa sends a response's custom payload as a message of its own, after the text; the
+        # text is shown with what the payload says about its choices.
         self._counselor = _counselor_of(message)
+        self._custom = message.get("custom")
         try:
             await super().send_response(recipient_id, message)
         finally:
-            self._counselor = None
+            self._counselor = self._custom = None
 
     async def _persist_message(self, message: dict[str, Any]) -> None:
         if self._counselor:
             message["counselor"] = self._counselor
+        if self._custom and message.get("text"):
+            message["custom"] = self._custom
         await super()._persist_message(message)
         shown = visitor_message(message)
         if shown["text"] or shown.get("buttons"):  # a voice-only payload has nothing to show
@@ -163,9 +184,12 @@ class WebsiteChatInput(SocketIOInput):
         return WebsiteChatOutput(self.sio) if self.sio is not None else None
 
     def socket_server(self) -> AsyncServer:
-        return AsyncServer(async_mode="sanic", cors_allowed_origins=origin_allowed,
-                           cors_credentials=False, max_http_buffer_size=MAX_PACKET_BYTES,
-                           cookie=None,
+        # CORS headers come from Rasa's own CORS (`--cors`, the same WEBSITE_ORIGINS): were
+        # python-socketio to add them too, browsers would refuse the doubled header. Origins
+        # are checked on connect instead (origin_allowed), which covers WebSockets as well,
+        # where browsers apply no CORS at all.
+        return AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+                           max_http_buffer_size=MAX_PACKET_BYTES, cookie=None,
                            logger=False, engineio_logger=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -181,6 +205,10 @@ class WebsiteChatInput(SocketIOInput):
 
         @sio.on("connect")
         async def connect(sid: str, environ: dict, _auth: Any = None) -> bool:
+            if not origin_allowed(environ):
+                logger.warning("website chat: refused a page whose origin is not in "
+                               "WEBSITE_ORIGINS")
+                return False
             request = environ.get("sanic.request")
             address = client_address(request, load_settings()) if request else "unknown"
             await sio.save_session(sid, {"address": address, "conversation_id": None})
@@ -300,12 +328,16 @@ async def _history(tracker_store: Any, conversation_id: str) -> list[dict[str, A
     if tracker is None:
         return []
     shown: list[dict[str, Any]] = []
+    offered: dict[str, str] = {}  # the latest question's buttons, payload to title
     for event in tracker.events:
         if isinstance(event, UserUttered) and event.text:
-            shown.append({"from": "visitor", "text": event.text})
+            # A button sends its payload ("2"); the visitor saw its title, and sees it again.
+            shown.append({"from": "visitor", "text": offered.get(event.text, event.text)})
+            offered = {}
         elif isinstance(event, BotUttered) and event.text:
             message = {**(event.data or {}), **(event.metadata or {}), "text": event.text}
             shown.append({"from": "assistant", **visitor_message(message)})
+            offered = {b["payload"]: b["title"] for b in shown[-1].get("buttons", [])}
     shown = shown[-HISTORY_MESSAGES:]
     for message in shown[:-1]:  # only the latest question's buttons can still be answered
         message.pop("buttons", None)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
+from unittest import mock
 
 from bot.settings import load_settings
 from scripts.stack import Stack, free_port
@@ -15,11 +17,14 @@ NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_
 
 
 def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:
-    settings = dataclasses.replace(
-        load_settings().with_var_dir(workdir / "var"),
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        rasa_api_token=API_TOKEN,
-    )
-    return Stack(settings, log_path=workdir / "stack.log",
-                 extra_env={**NO_RATE_LIMITS, **(extra_env or {})})
+    extra_env = {**NO_RATE_LIMITS, **(extra_env or {})}
+    # The settings the stack starts with (Rasa's --cors, say) see the same variables as the
+    # servers themselves.
+    with mock.patch.dict(os.environ, extra_env):
+        settings = dataclasses.replace(
+            load_settings().with_var_dir(workdir / "var"),
+            rasa_port=free_port(),
+            actions_port=free_port(),
+            rasa_api_token=API_TOKEN,
+        )
+    return Stack(settings, log_path=workdir / "stack.log", extra_env=extra_env)

@@ -216,6 +216,22 @@ def test_waiting_for_a_counselor_a_message_is_acknowledged_not_met_with_silence(
     assert _is_crisis_reply(talk("i want to kill myself"))
 
 
+def test_once_a_counselor_has_taken_the_conversation_the_waiting_line_stops(stack):
+    from sqlalchemy import create_engine
+
+    from bot.leads.store import LeadStore
+
+    person = WebsiteConversation(stack.rasa_url)
+    person.texts("can I talk to a real person")
+    store = LeadStore(create_engine(stack.settings.database_url, future=True))
+    (handoff,) = [queued for queued in store.waiting_queue("test")
+                  if queued.conversation_id == person.conversation_id]
+    store.claim(handoff.handoff_id, "maria")
+    # The counselor answers now: no automated line talks over them after each message.
+    assert person.texts("hello? is someone there") == []
+    assert _is_crisis_reply(person.texts("i want to kill myself"))
+
+
 def test_saying_yes_after_an_answer_accepts_the_counselor_offer(talk, profile):
     talk("do you take medicaid")
     reply = talk("yes please")[-1]

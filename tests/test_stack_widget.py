@@ -137,15 +137,21 @@ class Chat:
             return node ? (node.textContent || node.getAttribute('aria-label') || '') : '';
         }""")
 
-    def choose_by_keyboard(self, title: str) -> list[str]:
-        """From the text box, Shift+Tab back to the choice button named `title`, press Enter."""
-        before = len(self.bubbles())
-        for _ in range(12):
-            self.page.keyboard.press("Shift+Tab")
-            if self.focused_text() == title:
-                self.page.keyboard.press("Enter")
-                return self.wait_for_answer(before)
+    def focus_by_keyboard(self, title: str) -> None:
+        """Shift+Tab back (or Tab on) to the button named `title`, as a keyboard user would."""
+        for key, presses in (("Shift+Tab", 15), ("Tab", 30)):
+            for _ in range(presses):
+                self.page.keyboard.press(key)
+                if self.focused_text().lstrip("✓ ") == title:
+                    return
         raise AssertionError(f"no button {title!r} reachable by keyboard")
+
+    def choose_by_keyboard(self, title: str) -> list[str]:
+        """From the text box, go to the choice button named `title`, press Enter."""
+        before = len(self.bubbles())
+        self.focus_by_keyboard(title)
+        self.page.keyboard.press("Enter")
+        return self.wait_for_answer(before)
 
     def type_by_keyboard(self, text: str) -> list[str]:
         before = len(self.bubbles())
@@ -271,7 +277,14 @@ def test_the_whole_prescreen_by_keyboard_alone_with_buttons(chat, shared_stack):
     assert "How often" in chat.type_by_keyboard("alcohol")[-1]
     assert "withdrawal" in chat.choose_by_keyboard("daily, not in the last 24 hours")[-1]
     assert "all numbers that apply" in chat.choose_by_keyboard("neither")[-1]
-    assert "insurance" in chat.choose_by_keyboard("none")[-1]
+    # A question that takes several answers: pick two, then send them together.
+    for title in ("a mental health condition like depression or PTSD",
+                  "relapsed after outpatient before"):
+        chat.focus_by_keyboard(title)
+        page.keyboard.press("Enter")
+    assert "insurance" in chat.choose_by_keyboard("Send my choices")[-1]
+    assert chat.bubbles("You")[-1] == ("a mental health condition like depression or PTSD; "
+                                       "relapsed after outpatient before")
     assert "phone number" in chat.type_by_keyboard("self-pay")[-1]
     assert "good time" in chat.type_by_keyboard("312-555-0142")[-1]
     assert "(yes/no)" in chat.type_by_keyboard("evenings, texts OK")[-1]
@@ -283,13 +296,23 @@ def test_the_whole_prescreen_by_keyboard_alone_with_buttons(chat, shared_stack):
           .querySelector('.status').textContent;
         return s.includes('Waiting for a counselor') || s.includes('Admissions is closed');
     }""", timeout=REPLY_TIMEOUT_MS)
-    assert re.search(r"You're number \d+ in line|A counselor will contact you",
+    assert re.search(r"You.re number \d+ in line|A counselor will pick up your conversation",
                      status.text_content())
     engine = create_engine(shared_stack.settings.database_url, future=True)
     with Session(engine) as session:
         lead = session.execute(select(Lead).where(
             Lead.conversation_id == chat.stored_session())).scalar_one()
     assert (lead.first_name, lead.phone_e164, lead.state) == ("Jordan", "+13125550142", "IL")
+    # Back later: the conversation shows the buttons' words, and opens at its latest message.
+    page.reload()
+    chat.open()
+    page.get_by_text("Thank you, Jordan.", exact=False).wait_for(timeout=REPLY_TIMEOUT_MS)
+    assert ["For me", "18 or older", "daily, not in the last 24 hours", "neither", "Yes"] == [
+        said for said in chat.bubbles("You") if said in (
+            "For me", "18 or older", "daily, not in the last 24 hours", "neither", "Yes")]
+    latest, log_box = page.get_by_text("Thank you, Jordan.", exact=False), chat.log.bounding_box()
+    box = latest.bounding_box()
+    assert log_box["y"] <= box["y"] and box["y"] + box["height"] <= log_box["y"] + log_box["height"]
 
 
 def test_quick_exit_by_esc_twice_leaves_for_a_neutral_site_and_no_conversation_behind(chat):
@@ -402,6 +425,23 @@ def test_readable_at_360_px_and_at_200_percent_zoom_with_screenshots(browser, sh
             chat.page.screenshot(path=str(RESULTS / name))
         finally:
             context.close()
+
+
+def test_on_a_phone_with_its_keyboard_open_every_control_can_still_be_reached(browser,
+                                                                            shared_stack):
+    context = browser.new_context(viewport={"width": 360, "height": 400})
+    try:
+        chat = Chat(context.new_page(), shared_stack.rasa_url).open_page().open()
+        chat.say("how much does the program cost?")
+        for control in ("Send", "Quick exit", "Start over", "Clear this chat from this device"):
+            button = chat.page.get_by_role("button", name=control)
+            button.scroll_into_view_if_needed()
+            box = button.bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 400, control
+        line = chat.page.get_by_text("In danger or thinking about suicide?").bounding_box()
+        assert line["y"] >= 0 and line["y"] + line["height"] <= 400
+    finally:
+        context.close()
 
 
 def test_closing_returns_focus_to_the_launcher_and_the_page_language_is_declared(chat):

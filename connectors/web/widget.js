@@ -132,8 +132,11 @@ var foot = el("div", { "class": "foot" }, [
   el("button", { type: "button", onclick: clearFromDevice, text: words("clear_chat") })]);
 var panel = el("section", { id: "chat-panel", "class": "panel", role: "dialog",
   "aria-modal": "false", "aria-labelledby": "chat-title", hidden: "" }, [
-  el("div", { "class": "head" }, [title, exitButton, closeButton]),
-  exitHint, crisisLine(), statusLine, log, typing, form, foot]);
+  // The header and the 911/988 line stay at the top even when a short window makes the
+  // whole panel scroll.
+  el("div", { "class": "top" }, [
+    el("div", { "class": "head" }, [title, exitButton, closeButton]), crisisLine()]),
+  exitHint, statusLine, log, typing, form, foot]);
 
 root.appendChild(launcher);
 root.appendChild(panel);
@@ -169,20 +172,28 @@ function showMessage(message, options) {
   log.appendChild(bubble);
   clearChoices();
   if (message.buttons && message.buttons.length && options.live !== false) {
-    showChoices(message.buttons);
+    showChoices(message.buttons, message.several);
   }
   if (options.unread && panel.hidden) {
     unread += 1;
     badge.textContent = words("new_messages", { count: unread });
     badge.hidden = false;
   }
-  log.scrollTop = log.scrollHeight;
+  scrollToLatest();
   return bubble;
+}
+
+var pinnedToLatest = true;
+log.addEventListener("scroll", function () {
+  pinnedToLatest = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+});
+if (window.ResizeObserver) {
+  new ResizeObserver(function () { if (pinnedToLatest) { scrollToLatest(); } }).observe(log);
 }
 
 function showNote(text) {
   log.appendChild(el("div", { "class": "msg note", text: text }));
-  log.scrollTop = log.scrollHeight;
+  scrollToLatest();
 }
 
 function clearChoices() {
@@ -191,15 +202,58 @@ function clearChoices() {
   });
 }
 
-function showChoices(buttons) {
-  var group = el("div", { "class": "choices", role: "group", "aria-label": words("choices_label") });
+function afterChoice(event) {
+  // From the keyboard, back to the text box; a tap leaves the phone's keyboard closed.
+  if (event.detail === 0) { input.focus(); } else { log.focus(); }
+}
+
+function showChoices(buttons, several) {
+  var group = el("div", { "class": "choices", role: "group",
+    "aria-label": words(several ? "several_choices_label" : "choices_label") });
   buttons.forEach(function (button) {
-    group.appendChild(el("button", { type: "button", text: button.title, onclick: function () {
-      send(button.payload, button.title);
-      input.focus();
-    } }));
+    var choice = el("button", { type: "button", text: button.title });
+    if (several) {
+      // Picked choices are pressed; "Send my choices" sends their numbers together.
+      choice.setAttribute("aria-pressed", "false");
+      choice.addEventListener("click", function () {
+        var pressed = choice.getAttribute("aria-pressed") === "true";
+        choice.setAttribute("aria-pressed", pressed ? "false" : "true");
+      });
+    } else {
+      choice.addEventListener("click", function (event) {
+        send(button.payload, button.title);
+        afterChoice(event);
+      });
+    }
+    choice.dataset.payload = button.payload;
+    group.appendChild(choice);
   });
+  if (several) {
+    group.appendChild(el("button", { type: "button", "class": "send-choices",
+      text: words("send_choices"), onclick: function (event) {
+        var picked = Array.prototype.filter.call(group.querySelectorAll("[aria-pressed=true]"),
+          function (choice) { return true; });
+        if (!picked.length) { return; }
+        send(picked.map(function (c) { return c.dataset.payload; }).join(", "),
+          picked.map(function (c) { return c.textContent; }).join("; "));
+        afterChoice(event);
+      } }));
+  }
   log.appendChild(group);
+}
+
+function keepQuestionInView(bubble) {
+  // A question with many choices may be taller than the window: its start stays in view.
+  var overflow = log.scrollHeight - log.clientHeight;
+  var questionTop = bubble.offsetTop - log.offsetTop - 8;
+  log.scrollTop = Math.min(overflow, Math.max(0, questionTop));
+}
+
+function scrollToLatest() {
+  // The newest message in view; when it is a question with choices, its start.
+  var choices = log.querySelector(".choices");
+  if (choices && choices.previousSibling) { keepQuestionInView(choices.previousSibling); }
+  else { log.scrollTop = log.scrollHeight; }
 }
 
 function showConversation(history) {
@@ -210,7 +264,7 @@ function showConversation(history) {
     showMessage(message, { from: message.from, live: index === history.length - 1 });
   });
   outbox.forEach(function (item) { log.appendChild(item.bubble); });
-  log.scrollTop = log.scrollHeight;
+  scrollToLatest();
 }
 
 function showStatus(status) {
@@ -368,6 +422,7 @@ function openPanel() {
   badge.hidden = true;
   if (!log.childNodes.length) { showConversation([]); }
   connect();
+  scrollToLatest();
   input.focus();
 }
 
