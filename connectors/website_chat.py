@@ -26,12 +26,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from rasa.shared.core.events import BotUttered, UserUttered
-from sanic import Blueprint, Sanic
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.facility import cached_profile
@@ -70,6 +73,10 @@ MAX_PACKET_BYTES = 128 * 1024
 # A message longer than this is not read at all (a kind reply says so); the widget's text box
 # stops at MAX_MESSAGE_CHARS, so only a hand-made client gets here.
 MAX_TEXT_CHARS = 32_000
+# socket.io's BINARY_EVENT and BINARY_ACK packet types.
+BINARY_PACKET_TYPES = ("5", "6")
+# A socket asks where it stands in the queue at most this often (the widget: every 30 s).
+STATUS_EVERY_S = 5
 # The conversation so far, as sent to a socket that (re)joins it.
 HISTORY_MESSAGES = 100
 # A counselor's name and role as the visitor sees them.
@@ -157,12 +164,41 @@ class WebsiteChatOutput(CollectingOutputChannel):
             await self.sio.emit(BOT_EVENT, shown, room=message["recipient_id"])
 
 
+class TextOnlySocketServer(AsyncServer):
+    """The widget sends only text packets. A binary event announces attachments that
+    python-socketio would keep in memory, however many, until they all arrived: one client
+    could fill the server's memory and take every chat down, crisis replies included."""
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if not isinstance(data, str) or data[:1] in BINARY_PACKET_TYPES:
+            return  # dropped unread
+        await super()._handle_eio_message(eio_sid, data)
+
+
 class AppAwareSocketBlueprint(SocketBlueprint):
-    """Rasa's socket.io blueprint, remembering the app: the channel reads conversations from
-    the app's tracker store."""
+    """Rasa's socket.io blueprint, remembering the app (the channel reads conversations from
+    its tracker store), and checking every socket.io request's origin before python-socketio
+    sees it."""
 
     def register(self, app: Sanic, options: dict[str, Any]) -> None:
         self.ctx.app = app
+        path = self.ctx.socketio_path
+
+        async def only_allowed_pages(request: Request) -> HTTPResponse | None:
+            if not request.path.startswith(path):
+                return None
+            # engine.io answers `j=` (JSONP) polling through a <script> tag, which carries no
+            # Origin: any site could open a session that way. The widget never uses it.
+            if "j" in request.args:
+                return response.text("JSONP polling is not supported", status=400)
+            if not origin_allowed({"HTTP_ORIGIN": request.headers.get("origin"),
+                                   "HTTP_HOST": request.headers.get("host", ""),
+                                   "HTTP_X_FORWARDED_PROTO": request.headers.get(
+                                       "x-forwarded-proto", request.scheme)}):
+                return response.text("this site may not use the chat", status=403)
+            return None
+
+        app.register_middleware(only_allowed_pages, "request")
         super().register(app, options)
 
 
@@ -186,9 +222,9 @@ class WebsiteChatInput(SocketIOInput):
     def socket_server(self) -> AsyncServer:
         # CORS headers come from Rasa's own CORS (`--cors`, the same WEBSITE_ORIGINS): were
         # python-socketio to add them too, browsers would refuse the doubled header. Origins
-        # are checked on connect instead (origin_allowed), which covers WebSockets as well,
-        # where browsers apply no CORS at all.
-        return AsyncServer(async_mode="sanic", cors_allowed_origins=[],
+        # are checked on every socket.io request instead (AppAwareSocketBlueprint), which
+        # covers WebSockets as well, where browsers apply no CORS at all.
+        return TextOnlySocketServer(async_mode="sanic", cors_allowed_origins=[],
                            max_http_buffer_size=MAX_PACKET_BYTES, cookie=None,
                            logger=False, engineio_logger=False)
 
@@ -244,21 +280,27 @@ class WebsiteChatInput(SocketIOInput):
         async def status_request(sid: str, _data: Any = None) -> None:
             session = await sio.get_session(sid)
             conversation_id = session.get("conversation_id")
-            if conversation_id and not per_address_limiter().retry_after(session["address"]):
+            now = time.monotonic()
+            if conversation_id and now - session.get("status_at", 0) >= STATUS_EVERY_S:
+                session["status_at"] = now
+                await sio.save_session(sid, session)
                 await sio.emit("status", await conversation_status(conversation_id), to=sid)
 
         @sio.on(USER_EVENT)
-        async def user_uttered(sid: str, data: Any = None) -> dict[str, Any]:
+        async def user_uttered(sid: str, data: Any = None, *_ignored: Any) -> dict[str, Any]:
             session = await sio.get_session(sid)
             conversation_id = session.get("conversation_id")
-            if not conversation_id:
-                return {"ok": False, "error": "send session_request first"}
             text = data.get("message") if isinstance(data, dict) else None
             if text is None:
                 text = ""
             if not isinstance(text, str):
                 return {"ok": False, "error": "'message' must be a string"}
             text = clean_text(text)
+            if not conversation_id:
+                # No conversation to put it in (its session was refused): never without the
+                # crisis reply it may need.
+                await _crisis_reply_to_socket(sio, sid, text)
+                return {"ok": False, "error": "send session_request first"}
             remember_sensitive(text)
             remember_sensitive(text_for_nlu(text))
             output = WebsiteChatOutput(sio)
@@ -287,6 +329,15 @@ class WebsiteChatInput(SocketIOInput):
             return {"ok": True}
 
         return chat
+
+
+async def _crisis_reply_to_socket(sio: AsyncServer, sid: str, text: str) -> None:
+    match = await crisis_in_message(text[:CHECKED_WHEN_REFUSED])
+    if match is not None:
+        logger.warning("website chat: crisis message without a conversation: category=%s",
+                       match.category)
+        reply = channel_reply("utter_crisis", CHANNEL, getattr(match, "language", "en"))
+        await sio.emit(BOT_EVENT, visitor_message(reply), to=sid)
 
 
 async def _answer_too_long(output: WebsiteChatOutput, conversation_id: str, text: str) -> None:

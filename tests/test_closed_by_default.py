@@ -53,6 +53,9 @@ def test_an_altered_or_foreign_id_is_refused():
     other_last = "A" if nonce[-1] != "A" else "B"
     assert not is_issued_web_conversation_id(f"{nonce[:-1]}{other_last}.{signature}", SECRET)
     assert not is_issued_web_conversation_id(issued, b"another server's secret")
+    # Non-ASCII in the signature is refused, not an error (compare_digest raises on it).
+    assert not is_issued_web_conversation_id(f"{nonce}.\u0660{signature[1:]}", SECRET)
+    assert not is_issued_web_conversation_id("web-abc.\ud800", SECRET)
 
 
 def test_the_limiter_refuses_past_the_limit_and_says_how_long_to_wait():

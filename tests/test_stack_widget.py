@@ -329,6 +329,24 @@ def test_quick_exit_by_esc_twice_leaves_for_a_neutral_site_and_no_conversation_b
     assert chat.bubbles("You") == []  # the conversation is not brought back
 
 
+def test_quick_exit_in_one_tab_is_not_undone_by_another_open_tab(chat, context):
+    chat.open_page().open()
+    chat.say("hello from the first tab")
+    other = Chat(context.new_page(), chat.base_url).open_page().open()
+    other.page.get_by_text("hello from the first tab").wait_for(timeout=REPLY_TIMEOUT_MS)
+    chat.page.keyboard.press("Escape")
+    chat.page.keyboard.press("Escape")
+    chat.page.wait_for_url(EXIT_URL, timeout=10_000)
+    other.page.get_by_text("This chat was cleared from this device").wait_for(timeout=10_000)
+    # The other tab reconnecting must not put the conversation back on the device.
+    context.set_offline(True)
+    time.sleep(2)
+    context.set_offline(False)
+    time.sleep(3)
+    assert other.stored_session() is None
+    assert other.bubbles("You") == []
+
+
 def test_quick_exit_button_and_clearing_the_chat_forget_the_conversation(chat):
     chat.open_page().open()
     chat.say("hello")

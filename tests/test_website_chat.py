@@ -293,15 +293,74 @@ def test_a_message_that_is_not_a_string_is_refused_with_a_reason(message, error)
     assert visitor.replies == []
 
 
-def test_a_message_before_the_session_request_is_refused():
+def test_a_message_before_the_session_request_is_refused_but_a_crisis_is_answered():
     async def scenario():
         async with serving(WebsiteChatInput()) as url:
             client = socketio.AsyncClient(reconnection=False)
+            replies = []
+            client.on("bot_uttered", replies.append)
             await client.connect(url, transports=["polling"], wait_timeout=5)
-            ack = await client.call("user_uttered", {"message": "hi"}, timeout=REPLY_WAIT_S)
+            acks = [await client.call("user_uttered", {"message": text}, timeout=REPLY_WAIT_S)
+                    for text in ("hi", "i want to kill myself")]
+            await asyncio.sleep(0.3)
             await client.eio.disconnect(abort=True)
-            return ack
-    assert run(scenario()) == {"ok": False, "error": "send session_request first"}
+            return acks, replies
+    acks, replies = run(scenario())
+    assert acks == [{"ok": False, "error": "send session_request first"}] * 2
+    assert len(replies) == 1 and "988" in replies[0]["text"]
+
+
+def test_a_message_with_extra_arguments_or_binary_attachments_does_not_break_the_channel():
+    async def scenario():
+        async with serving(WebsiteChatInput()) as url:
+            visitor = await Visitor().join(url)
+            extra = await visitor.client.call("user_uttered", ({"message": "one"}, "two"),
+                                              timeout=REPLY_WAIT_S)
+            # A binary event is dropped unread: its attachments are never kept.
+            await visitor.client.emit("user_uttered", {"message": b"\x00" * 1000})
+            await asyncio.sleep(0.3)
+            after = await visitor.say("still here")
+            texts = await visitor.wait_for_replies(2)
+            await visitor.leave()
+            return extra, after, texts
+    extra, after, texts = run(scenario())
+    assert extra == {"ok": True} and after == {"ok": True}
+    assert texts == ["You said: one", "You said: still here"]
+
+
+@pytest.mark.parametrize("server_class, kept", [(socketio.AsyncServer, 1), (None, 0)])
+def test_binary_attachments_announced_by_a_client_are_never_kept(server_class, kept):
+    """python-socketio keeps a binary event's attachments until all arrived (the count is the
+    client's to choose); ours drops such an event unread."""
+    server = (server_class(async_mode="sanic") if server_class
+              else WebsiteChatInput().socket_server())
+    server.manager.sid_from_eio_sid = lambda eio_sid, namespace: "a-connected-socket"
+    run(server._handle_eio_message(
+        "eio-1", '5999999-["user_uttered",{"_placeholder":true,"num":0}]'))
+    assert len(server._binary_packet) == kept
+
+
+def test_jsonp_polling_and_pages_from_other_origins_are_refused_on_every_request(monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("WEBSITE_ORIGINS", "https://www.example-recovery.org")
+
+    def status_of(url, origin=None):
+        request = urllib.request.Request(url, headers={"Origin": origin} if origin else {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    async def scenario():
+        async with serving(WebsiteChatInput()) as url:
+            handshake = f"{url}/socket.io/?EIO=4&transport=polling"
+            return [await asyncio.to_thread(status_of, *args) for args in (
+                (handshake + "&j=0",), (handshake, "https://evil.example"),
+                (handshake, "https://www.example-recovery.org"), (handshake,))]
+    assert run(scenario()) == [400, 403, 200, 200]
 
 
 def test_emoji_html_and_odd_text_reach_the_assistant_as_text(filled):

@@ -36,7 +36,9 @@ def is_issued_web_conversation_id(value: object, secret: bytes) -> bool:
     if not isinstance(value, str) or not value.startswith(WEB_PREFIX) or len(value) > 96:
         return False
     nonce, _, signature = value[len(WEB_PREFIX):].partition(".")
-    return bool(nonce) and hmac.compare_digest(signature, _web_signature(nonce, secret))
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters ("٠").
+    return bool(nonce) and hmac.compare_digest(signature.encode("utf-8", "replace"),
+                                               _web_signature(nonce, secret).encode())
 
 
 def _web_signature(nonce: str, secret: bytes) -> str:

@@ -326,8 +326,13 @@ function markDelivery(item, text, retry) {
   item.bubble.appendChild(note);
 }
 
+function sessionReady() {
+  // The server confirmed this connection's conversation (after each reconnect too).
+  return Boolean(socket && socket.connected && sessionId && confirmedOn === socket.id);
+}
+
 function flush() {
-  if (inFlight || !outbox.length || !socket || !socket.connected || !sessionId) { return; }
+  if (inFlight || !outbox.length || !sessionReady()) { return; }
   var item = outbox[0];
   inFlight = item;
   markDelivery(item, null);
@@ -337,10 +342,12 @@ function flush() {
       inFlight = null;
       outbox.shift();
       typing.hidden = true;
-      if (error) {
+      if (error || !ack) {
         markDelivery(item, words("not_sent"), true);
-      } else if (ack && ack.retry_after) {
+      } else if (ack.retry_after) {
         markDelivery(item, words("over_limit", { seconds: ack.retry_after }), true);
+      } else if (!ack.ok) {
+        markDelivery(item, words("not_sent"), true);
       }
       flush();
     });
@@ -361,6 +368,7 @@ var socket = null;
 var sessionId = storedSession();
 var statusTimer = null;
 var connectionNote = "";
+var confirmedOn = null;
 var everConnected = false;
 
 function connect() {
@@ -374,6 +382,7 @@ function connect() {
     socket.emit("session_request", { session_id: sessionId });
   });
   socket.on("session_confirm", function (id) {
+    confirmedOn = socket.id;
     sessionId = id;
     storeSession(id);
     if (everConnected) { showConnection(words("reconnected")); }
@@ -385,7 +394,14 @@ function connect() {
     flush();
   });
   socket.on("session_refused", function (refusal) {
+    // Too many requests from this address: say so, and ask again once the wait is over.
     showNote(refusal.text);
+    var wait = Math.max(1, Math.min(Number(refusal.retry_after) || 30, 3600));
+    setTimeout(function () {
+      if (socket && socket.connected && !sessionReady()) {
+        socket.emit("session_request", { session_id: sessionId });
+      }
+    }, wait * 1000 + 500);
   });
   socket.on("history", showConversation);
   socket.on("status", showStatus);
@@ -462,6 +478,20 @@ function quickExit() {
   try { document.title = ""; document.body.textContent = ""; } catch (e) { /* leaving anyway */ }
   window.location.replace(EXIT_URL);
 }
+
+// Another tab cleared the chat, quick-exited or started over: this tab follows at once, so
+// it cannot put a forgotten conversation back on the device when it reconnects.
+window.addEventListener("storage", function (event) {
+  if (event.key !== STORE_KEY || event.newValue === sessionId) { return; }
+  if (event.newValue === null) {
+    clearFromDevice();
+  } else {
+    disconnect();
+    sessionId = event.newValue;
+    showConversation([]);
+    connect();
+  }
+});
 
 var lastEscape = 0;
 document.addEventListener("keydown", function (event) {
