@@ -191,10 +191,12 @@ class AppAwareSocketBlueprint(SocketBlueprint):
             # Origin: any site could open a session that way. The widget never uses it.
             if "j" in request.args:
                 return response.text("JSONP polling is not supported", status=400)
+            # A page's Origin says http(s) also for its WebSocket, whose own scheme is ws(s).
+            scheme = "https" if request.scheme in ("https", "wss") else "http"
             if not origin_allowed({"HTTP_ORIGIN": request.headers.get("origin"),
                                    "HTTP_HOST": request.headers.get("host", ""),
                                    "HTTP_X_FORWARDED_PROTO": request.headers.get(
-                                       "x-forwarded-proto", request.scheme)}):
+                                       "x-forwarded-proto", scheme)}):
                 return response.text("this site may not use the chat", status=403)
             return None
 

@@ -386,12 +386,16 @@ def test_the_chat_works_by_long_polling_where_websockets_are_blocked(chat, conte
     assert chat.say("how much does the program cost?") == [filled("utter_faq/cost")]
 
 
-def test_without_blocking_the_chat_upgrades_to_a_websocket(chat):
-    sockets = []
-    chat.page.on("websocket", lambda ws: sockets.append(ws.url))
+def test_without_blocking_the_chat_upgrades_to_a_websocket_and_replies_come_over_it(chat):
+    frames = []
+
+    def watch(ws):
+        ws.on("framereceived", lambda payload: frames.append(payload))
+    chat.page.on("websocket", watch)
     chat.open_page().open()
-    chat.say("hello")
-    assert any("transport=websocket" in url for url in sockets)
+    chat.page.wait_for_timeout(1500)  # the upgrade follows the first long-poll
+    chat.say("how much does the program cost?")
+    assert any("bot_uttered" in str(frame) for frame in frames)
 
 
 def test_a_message_typed_offline_is_sent_when_the_connection_is_back(chat, context):
