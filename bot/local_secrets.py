@@ -74,3 +74,8 @@ def action_server_token(settings: Settings) -> str:
 def conversation_id_secret(settings: Settings) -> bytes:
     return load_or_create_secret(settings.conversation_id_secret,
                                  settings.conversation_id_secret_path).encode()
+
+
+def staff_session_secret(settings: Settings) -> str:
+    return load_or_create_secret(settings.staff_session_secret,
+                                 settings.staff_session_secret_path)

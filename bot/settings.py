@@ -9,6 +9,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = PROJECT_ROOT / "bot"
 DEFAULT_RASA_PORT = 5005
+DEFAULT_STAFF_PORT = 5010
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
@@ -86,6 +87,24 @@ class Settings:
     # New handoffs (each a staff text) one conversation may open in 24 hours; a crisis is
     # never held back by it.
     handoff_cap_per_conversation: int
+    # The staff console (bot/staff/console): its own process and port, on loopback unless a
+    # reverse proxy on another host must reach it.
+    staff_port: int
+    staff_host: str
+    # Signs the console's session cookies; generated under var/ if unset.
+    staff_session_secret: str | None
+    # A console session ends after this long without a request.
+    staff_idle_minutes: int
+    # Cookies marked Secure (the console is served over https behind a proxy).
+    staff_secure_cookies: bool
+
+    @property
+    def staff_session_secret_path(self) -> Path:
+        return self.var_dir / "staff-session.key"
+
+    @property
+    def staff_url(self) -> str:
+        return f"http://{reachable_host(self.staff_host)}:{self.staff_port}"
 
     @property
     def rasa_api_token_path(self) -> Path:
@@ -163,4 +182,10 @@ def load_settings() -> Settings:
         twilio_api_base_url=os.environ.get("TWILIO_API_BASE_URL") or None,
         sms_reply_budget_seconds=_number_from_env("SMS_REPLY_BUDGET_SECONDS", 10.0),
         handoff_cap_per_conversation=_number_from_env("HANDOFF_CAP_PER_CONVERSATION", 3),
+        staff_port=_number_from_env("STAFF_PORT", DEFAULT_STAFF_PORT),
+        staff_host=os.environ.get("STAFF_HOST") or "127.0.0.1",
+        staff_session_secret=os.environ.get("STAFF_SESSION_SECRET") or None,
+        staff_idle_minutes=_number_from_env("STAFF_IDLE_MINUTES", 30),
+        staff_secure_cookies=(os.environ.get("STAFF_SECURE_COOKIES", "").strip().lower()
+                              in ("1", "true", "yes")),
     )

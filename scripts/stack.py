@@ -1,4 +1,4 @@
-"""Starts and stops the assistant's two processes (Rasa server and action server).
+"""Starts and stops the assistant's processes (Rasa server, action server, staff console).
 
 Shared by `make run`, the end-to-end tests and the benchmark, so all three run the
 assistant exactly the same way.
@@ -94,12 +94,18 @@ class Stack:
     # More environment for both processes (the Twilio tests and benchmark set their channels'
     # variables here rather than in the caller's own environment).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The staff console beside them (make run, the console's tests); most tests need none.
+    with_console: bool = False
     processes: list[subprocess.Popen] = field(default_factory=list)
     _log_file: IO[bytes] | None = None
 
     @property
     def rasa_url(self) -> str:
         return self.settings.rasa_url
+
+    @property
+    def staff_url(self) -> str:
+        return self.settings.staff_url
 
     @property
     def api_token(self) -> str:
@@ -137,9 +143,23 @@ class Stack:
             stdout=output, stderr=subprocess.STDOUT if output else None,
         )
         self.processes.append(rasa)
+        console = None
+        if self.with_console:
+            # The console reaches Rasa's HTTP API with the same token, on this machine.
+            console_env = {**env, "RASA_PORT": str(self.settings.rasa_port),
+                           "RASA_HOST": self.settings.rasa_host,
+                           "RASA_API_TOKEN": rasa_api_token(self.settings),
+                           "STAFF_PORT": str(self.settings.staff_port),
+                           "STAFF_HOST": self.settings.staff_host}
+            console = subprocess.Popen(
+                [sys.executable, "-m", "bot.staff.console"], cwd=PROJECT_ROOT, env=console_env,
+                stdout=output, stderr=subprocess.STDOUT if output else None)
+            self.processes.append(console)
         try:
             wait_until_up(f"{self.settings.actions_url}/health", timeout_s, actions)
             wait_until_up(f"{self.rasa_url}/", timeout_s, rasa)
+            if console is not None:
+                wait_until_up(f"{self.staff_url}/health", timeout_s, console)
         except BaseException:
             self.stop()
             raise

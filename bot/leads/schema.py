@@ -121,6 +121,13 @@ class Handoff(Base):
     claimed_at = Column(DateTime(timezone=True))
     claimed_by = Column(String(64))
     resolved_at = Column(DateTime(timezone=True))
+    resolved_by = Column(String(64))
+    # How it ended (bot/staff/dispositions.py), and its one detail: the assessment's date and
+    # time, where the person was referred, or how many attempts were made.
+    disposition = Column(String(32))
+    disposition_detail = Column(String(200))
+    # Given back to the assistant when resolved (True), or left closed (False).
+    handed_back = Column(Boolean)
     notified_at = Column(DateTime(timezone=True))
     notify_attempts = Column(Integer, nullable=False, default=0)
     notify_error = Column(String(200))
@@ -167,3 +174,65 @@ class ConversationContact(Base):
     channel = Column(String(32), nullable=False)
     phone_e164 = Column(String(16), nullable=False, index=True)
     first_seen_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class StaffUser(Base):
+    """An admissions staff account for the console; made with `python -m bot.staff`."""
+
+    __tablename__ = "staff_users"
+    id = Column(String(36), primary_key=True, default=new_id)
+    username = Column(String(64), nullable=False, unique=True)
+    # The first name the person sees beside a counselor's messages.
+    display_name = Column(String(64), nullable=False)
+    role = Column(String(16), nullable=False)  # "counselor" or "admin"
+    password_hash = Column(String(255), nullable=False)  # argon2id
+    # A one-time password (first admin, reset) must be replaced at the next login.
+    must_change_password = Column(Boolean, nullable=False, default=True)
+    disabled = Column(Boolean, nullable=False, default=False, server_default=false())
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+    # Sessions signed before this are no longer valid (a reset or a disable ends them).
+    sessions_valid_after = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class StaffNote(Base):
+    """A counselor's private note on a lead; never sent to the person."""
+
+    __tablename__ = "staff_notes"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    lead_id = Column(String(36), ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id", ondelete="CASCADE"), index=True)
+    author = Column(String(64), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class CannedReply(Base):
+    """A reply admins keep ready for counselors, inserted and then edited before sending."""
+
+    __tablename__ = "canned_replies"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    title = Column(String(80), nullable=False)
+    body = Column(Text, nullable=False)
+    created_by = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class StaffContact(Base):
+    """One counselor reply or call on a handoff and what became of it.
+
+    The reply's words live in the conversation's transcript (Rasa's tracker store), not here;
+    this row keeps only when, who, on which channel and the outcome, for the queue, the reason
+    a text was held and the time-to-first-human-reply figures.
+    """
+
+    __tablename__ = "staff_contacts"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    handoff_id = Column(String(36), ForeignKey("handoffs.id", ondelete="CASCADE"),
+                        nullable=False, index=True)
+    staff = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # "reply" or "call"
+    channel = Column(String(32), nullable=False)
+    # "sent", "held" (with `reason`), or a call's outcome ("reached", "voicemail", ...).
+    outcome = Column(String(32), nullable=False)
+    reason = Column(String(120))
+    at = Column(DateTime(timezone=True), nullable=False, default=utc_now)

@@ -1,0 +1,1 @@
+"""The staff console's plain-Python side: accounts, the handoff desk, figures. No Rasa, no web."""
