@@ -62,9 +62,26 @@ def api_status(settings: Settings, rasa_url: str) -> str:
             f"Listening on {listening}; set RASA_HOST for a reverse proxy (see .env.example).")
 
 
+def console_status(settings: Settings) -> str:
+    """Where the staff console is, and, on its very first start, the admin's one-time password
+    (printed this once; it must be changed at first sign-in)."""
+    from bot.leads.database import engine_for, ensure_schema
+    from bot.staff.desk import StaffDesk
+
+    engine = engine_for(settings.database_url)
+    ensure_schema(engine)
+    first = StaffDesk(engine).ensure_first_admin()
+    lines = [f"Staff console: {settings.staff_url}/ (this machine only; STAFF_HOST for a proxy)."]
+    if first:
+        lines.append(f"  First admin account: username {first[0]}, one-time password {first[1]}"
+                     "\n  (shown only now; you choose your own at first sign-in). More "
+                     "accounts: `.venv/bin/python -m bot.staff add-user NAME --role counselor`.")
+    return "\n".join(lines)
+
+
 def main() -> int:
     settings = load_settings()
-    stack = Stack(settings)
+    stack = Stack(settings, with_console=True)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -74,7 +91,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Starting the assistant (Rasa on port {settings.rasa_port}, "
-          f"actions on port {settings.actions_port}); this takes about a minute...", flush=True)
+          f"actions on port {settings.actions_port}, staff console on port "
+          f"{settings.staff_port}); this takes about a minute...", flush=True)
     stack.start()
     print(
         "\nThe assistant is ready. Open the website chat in a browser, on a sample page of the "
@@ -89,6 +107,7 @@ def main() -> int:
         f"{api_status(settings, stack.rasa_url)}\n"
         f"{phone_channels_status(settings)}\n"
         f"{staff_alerts_status(settings)}\n"
+        f"{console_status(settings)}\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )

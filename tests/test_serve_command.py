@@ -1,11 +1,14 @@
 """`make run`'s server: says where to talk to it, answers, and SIGTERM stops both processes."""
+import http.cookiejar
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -26,9 +29,9 @@ def _refuses(url: str) -> bool:
 
 
 def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path):
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port, staff_port = free_port(), free_port(), free_port()
     env = {**os.environ, "RASA_PORT": str(rasa_port), "ACTIONS_PORT": str(actions_port),
-           "VAR_DIR": str(tmp_path / "var")}
+           "STAFF_PORT": str(staff_port), "VAR_DIR": str(tmp_path / "var")}
     server = subprocess.Popen(
         [sys.executable, "-m", "scripts.serve"], cwd=PROJECT_ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -66,9 +69,19 @@ def test_serve_prints_the_address_answers_and_stops_cleanly_on_sigterm(tmp_path)
             assert js.status == 200 and b"WIDGET_CONFIG" in js.read()
         assert (tmp_path / "var" / "tracker.db").exists()  # history in embedded SQLite
 
+        # The staff console runs beside it, with a first admin whose password is shown once
+        # and signs in.
+        password = re.search(r"username admin, one-time password (\S+)", shown).group(1)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(
+            http.cookiejar.CookieJar()))
+        signed = opener.open(f"http://127.0.0.1:{staff_port}/login", data=urllib.parse.urlencode(
+            {"username": "admin", "password": password}).encode(), timeout=10)
+        assert signed.url.endswith("/password") and "Change your password" in signed.read().decode()
+
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert _refuses(f"{base_url}/")
+        assert _refuses(f"http://127.0.0.1:{staff_port}/health")
         assert _refuses(f"http://127.0.0.1:{actions_port}/health")
     finally:
         if server.poll() is None:

@@ -1,0 +1,256 @@
+"""The staff console over HTTP (Starlette's test client): sign-in, throttling, CSRF, roles,
+security headers, escaped transcripts, and replies on the person's own channel.
+
+Transcripts come from a stand-in for Rasa's HTTP API; SMS replies go through the real
+outbound sender and Twilio SDK to the local Twilio stand-in."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.handoff.conversation_api import Transcript, TranscriptLine
+from bot.leads.database import engine_for, ensure_schema
+from bot.leads.store import LeadStore
+from bot.leads.submission import HandoffPriority, HandoffRequest, LeadDetails, Submission
+from bot.messaging.store import messaging_store_for
+from bot.settings import load_settings
+from bot.staff.desk import StaffDesk
+from scripts.twilio_local import HELPLINE, FakeTwilioApi, twilio_environment
+
+PHONE = "+13125550142"
+XSS = ['<script>document.title="pwned"</script>', '<img src=x onerror="alert(1)">']
+
+
+class FakeRasaApi:
+    """Rasa's HTTP API as the console uses it: one transcript per conversation."""
+
+    def __init__(self):
+        now = dt.datetime.now(dt.timezone.utc)
+        self.lines = [TranscriptLine("person", text, now) for text in XSS]
+        self.added: list[tuple[str, str, str, bool]] = []
+
+    async def transcript(self, conversation_id):
+        return Transcript(list(self.lines), True, "website", self.lines[-1].at,
+                          len(self.lines))
+
+    async def add_counselor_message(self, conversation_id, text, name, role, deliver):
+        self.added.append((conversation_id, text, name, deliver))
+        self.lines.append(TranscriptLine("counselor", text, dt.datetime.now(dt.timezone.utc),
+                                         name))
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    with FakeTwilioApi() as twilio:
+        for name, value in twilio_environment(twilio, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        settings = load_settings()
+        engine = engine_for(settings.database_url)
+        ensure_schema(engine)
+        from bot.staff.console.app import create_app
+
+        rasa = FakeRasaApi()
+        resumed = []
+        app = create_app(settings, conversations=rasa, resume=resumed.append)
+        desk = StaffDesk(engine)
+        yield {"app": app, "desk": desk, "store": LeadStore(engine), "rasa": rasa,
+               "twilio": twilio, "resumed": resumed, "settings": settings}
+
+
+def new_handoff(world, channel="website", name="Jordan", conversation="conv-1") -> str:
+    return world["store"].apply(Submission(
+        conversation_id=conversation, channel=channel,
+        lead=LeadDetails(status="complete", first_name=name, phone_e164=PHONE,
+                         phone_verified=channel != "website", state="IL"),
+        handoff=HandoffRequest("prescreen_complete", HandoffPriority.ROUTINE))).handoff_id
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(world, username="dana", role="counselor") -> TestClient:
+    password = world["desk"].add_user(username, role)
+    client = TestClient(world["app"], base_url="http://127.0.0.1")
+    page = client.post("/login", data={"username": username, "password": password})
+    assert page.url.path == "/password"
+    client.post("/password", data={"csrf_token": csrf_of(page.text), "current": password,
+                                   "new": "correct horse battery", "again":
+                                   "correct horse battery"})
+    return client
+
+
+def test_nothing_but_the_sign_in_page_answers_without_a_session(world):
+    handoff_id = new_handoff(world)
+    client = TestClient(world["app"], base_url="http://127.0.0.1")
+    for path in ("/queue", f"/handoffs/{handoff_id}", "/leads?q=jordan", "/admin/audit",
+                 "/metrics", "/queue/live"):
+        response = client.get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert response.status_code in (303, 401), path
+        assert "Jordan" not in response.text
+    assert client.post(f"/handoffs/{handoff_id}/claim").status_code == 401
+
+
+def test_a_first_sign_in_must_change_the_one_time_password_before_anything_else(world):
+    password = world["desk"].add_user("dana", "counselor")
+    client = TestClient(world["app"], base_url="http://127.0.0.1")
+    client.post("/login", data={"username": "dana", "password": password})
+    assert client.get("/queue").url.path == "/password"
+    cookie = client.cookies.get("console_session")
+    assert cookie
+    header = client.post("/login", data={"username": "dana", "password": password},
+                         follow_redirects=False).headers["set-cookie"]
+    assert "HttpOnly" in header and "SameSite=strict" in header.replace("Strict", "strict")
+
+
+def test_a_wrong_password_is_refused_and_repeated_tries_are_throttled(world):
+    world["desk"].add_user("dana", "counselor")
+    client = TestClient(world["app"], base_url="http://127.0.0.1")
+    statuses = [client.post("/login", data={"username": "dana", "password": "guess"})
+                .status_code for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+    throttled = client.post("/login", data={"username": "dana", "password": "guess"})
+    assert "Too many sign-in attempts" in throttled.text and throttled.headers["retry-after"]
+
+
+def test_a_form_without_its_csrf_token_is_refused(world):
+    handoff_id = new_handoff(world)
+    client = signed_in(world)
+    refused = client.post(f"/handoffs/{handoff_id}/claim", data={})
+    assert refused.status_code == 403
+    forged = client.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    assert world["desk"].handoff_row(handoff_id).status == "waiting"
+
+
+def test_a_counselor_cannot_open_the_admin_pages(world):
+    client = signed_in(world)
+    for path in ("/admin/audit", "/admin/canned"):
+        assert client.get(path).status_code == 403
+    page = client.get("/queue")
+    assert "/admin/audit" not in page.text
+
+
+def test_pages_carry_a_strict_policy_no_framing_and_no_caching(world):
+    handoff_id = new_handoff(world)
+    client = signed_in(world)
+    for path in ("/queue", f"/handoffs/{handoff_id}", "/login"):
+        headers = client.get(path).headers
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert "unsafe-inline" not in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["cache-control"] == "no-store"
+
+
+def test_transcript_text_is_escaped_never_markup(world):
+    handoff_id = new_handoff(world)
+    client = signed_in(world)
+    for path in (f"/handoffs/{handoff_id}", f"/handoffs/{handoff_id}/transcript"):
+        html = client.get(path).text
+        assert "<script>document.title" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;document.title" in html and "&lt;img src=x onerror" in html
+    assert not re.search(r"<script(?![^>]*src=\"/static/console.js\")", html)
+
+
+def test_a_claimed_website_handoff_gets_a_reply_as_the_counselor_and_is_resolved(world):
+    handoff_id = new_handoff(world)
+    client = signed_in(world)
+    queue = client.get("/queue")
+    assert "Jordan" in queue.text and "Website chat" in queue.text
+    page = client.get(f"/handoffs/{handoff_id}")
+    claimed = client.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
+    assert "You have this handoff now." in claimed.text
+    replied = client.post(f"/handoffs/{handoff_id}/reply", data={
+        "csrf_token": csrf_of(claimed.text), "text": "Hi Jordan, I'm Dana."})
+    assert "Your reply is sent" in replied.text
+    assert world["rasa"].added == [("conv-1", "Hi Jordan, I'm Dana.", "Dana", True)]
+    assert "Dana (counselor)" in replied.text
+    resolved = client.post(f"/handoffs/{handoff_id}/resolve", data={
+        "csrf_token": csrf_of(replied.text), "disposition": "assessment_booked",
+        "detail": "Dec 4, 10:00 AM", "after": "assistant"})
+    assert "The handoff is resolved." in resolved.text
+    assert world["resumed"] == ["conv-1"]
+    assert world["desk"].handoff_row(handoff_id).disposition == "assessment_booked"
+
+
+def test_the_second_counselor_to_claim_is_told_who_has_it(world):
+    handoff_id = new_handoff(world)
+    dana, sam = signed_in(world, "dana"), signed_in(world, "sam")
+    page = sam.get(f"/handoffs/{handoff_id}")
+    dana.post(f"/handoffs/{handoff_id}/claim",
+              data={"csrf_token": csrf_of(dana.get("/queue").text)})
+    lost = sam.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
+    assert "Someone else claimed this handoff first" in lost.text
+    assert "Dana has it" in lost.text
+    refused = sam.post(f"/handoffs/{handoff_id}/reply",
+                       data={"csrf_token": csrf_of(lost.text), "text": "hello"})
+    assert "Claim this handoff before writing" in refused.text
+    assert world["rasa"].added == []
+
+
+def test_an_sms_reply_goes_out_through_twilio_from_the_helpline_and_into_the_transcript(world):
+    handoff_id = new_handoff(world, channel="twilio_sms", conversation="sms-1")
+    client = signed_in(world)
+    page = client.get(f"/handoffs/{handoff_id}")
+    page = client.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
+    replied = client.post(f"/handoffs/{handoff_id}/reply", data={
+        "csrf_token": csrf_of(page.text), "text": "Hi Jordan, this is Dana from admissions."})
+    assert "Your reply is sent" in replied.text
+    sent = [r for r in world["twilio"].requests if r["path"].endswith("/Messages.json")]
+    assert len(sent) == 1
+    account_sid = world["settings"].twilio_account_sid
+    assert sent[0]["path"] == f"/2010-04-01/Accounts/{account_sid}/Messages.json"
+    assert sent[0]["form"] == {"To": PHONE, "From": HELPLINE,
+                               "Body": "Hi Jordan, this is Dana from admissions."}
+    assert world["rasa"].added == [("sms-1", "Hi Jordan, this is Dana from admissions.",
+                                    "Dana", False)]
+
+
+def test_a_number_that_texted_stop_gets_no_reply_and_the_console_says_why(world):
+    handoff_id = new_handoff(world, channel="twilio_sms", conversation="sms-2")
+    messaging_store_for(world["settings"].database_url).opt_out(PHONE)
+    client = signed_in(world)
+    page = client.get(f"/handoffs/{handoff_id}")
+    assert "opted out (STOP)" in page.text
+    page = client.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
+    held = client.post(f"/handoffs/{handoff_id}/reply", data={
+        "csrf_token": csrf_of(page.text), "text": "Hi Jordan"})
+    assert "Your text was not sent" in held.text and "recipient opted out" in held.text
+    assert world["twilio"].requests == [] and world["rasa"].added == []
+
+
+def test_leads_search_and_its_csv_export_are_audited(world):
+    new_handoff(world)
+    client = signed_in(world)
+    found = client.get("/leads?q=jord")
+    assert "Jordan" in found.text and PHONE in found.text
+    export = client.get("/leads.csv?q=jord")
+    assert export.headers["content-type"].startswith("text/csv")
+    assert "Jordan" in export.text
+    boss = signed_in(world, "boss", "admin")
+    trail = boss.get("/admin/audit").text
+    assert "staff:dana" in trail and "export" in trail and "search" in trail
+
+
+def test_the_metrics_page_and_its_csv_count_handoffs(world):
+    new_handoff(world)
+    client = signed_in(world)
+    page = client.get("/metrics")
+    assert "Handoffs by reason" in page.text and "Pre-screen finished 1" in page.text
+    assert "handoffs by reason,Pre-screen finished,1" in client.get("/metrics.csv").text
+
+
+def test_oversized_and_malformed_requests_get_clear_statuses(world):
+    client = signed_in(world)
+    assert client.post("/login", content=b"x" * 100_000,
+                       headers={"content-type": "application/x-www-form-urlencoded"}
+                       ).status_code == 413
+    assert client.get("/handoffs/not-a-real-id").status_code == 404
+    assert client.get("/login?next=//evil.example").status_code == 200
+    response = TestClient(world["app"], base_url="http://127.0.0.1").post(
+        "/login", data={"username": "x", "password": "y", "next": "https://evil.example"},
+        follow_redirects=False)
+    assert response.status_code == 401
