@@ -254,3 +254,40 @@ def test_oversized_and_malformed_requests_get_clear_statuses(world):
         "/login", data={"username": "x", "password": "y", "next": "https://evil.example"},
         follow_redirects=False)
     assert response.status_code == 401
+
+
+def test_signing_out_or_changing_the_password_ends_a_copied_session(world):
+    client = signed_in(world)
+    copied = client.cookies.get("console_session")
+    thief = TestClient(world["app"], base_url="http://127.0.0.1",
+                       cookies={"console_session": copied})
+    assert thief.get("/queue").status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/queue").text)})
+    assert thief.get("/queue", follow_redirects=False).status_code == 401
+    assert client.get("/queue", follow_redirects=False).status_code == 401
+
+
+def test_impossible_dates_and_pages_are_ignored_not_errors(world):
+    client = signed_in(world)
+    assert client.get("/leads?date=9999-12-31").status_code == 200
+    assert client.get("/leads.csv?date=9999-12-31").status_code == 200
+    boss = signed_in(world, "boss", "admin")
+    assert boss.get("/admin/audit?page=99999999999999999999").status_code == 200
+    page = boss.get("/admin/canned")
+    assert boss.post("/admin/canned/999999999999999999999999/delete",
+                     data={"csrf_token": csrf_of(page.text)}).status_code == 200
+
+
+def test_the_rasa_token_never_reaches_the_log(caplog):
+    import asyncio
+    import logging
+
+    from bot.handoff.conversation_api import ConversationApi, ConversationApiError
+
+    caplog.set_level(logging.DEBUG)
+    with FakeTwilioApi() as server:  # any local server that answers (here: 501 to a GET)
+        try:
+            asyncio.run(ConversationApi(server.url, "SeCrEtToKeN").transcript("c"))
+        except ConversationApiError:
+            pass
+    assert "SeCrEtToKeN" not in caplog.text

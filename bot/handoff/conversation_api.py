@@ -8,12 +8,17 @@ chat (connectors/website_chat.py shows `metadata.counselor` as a person writing)
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+# httpx logs every request's URL at INFO, and Rasa's token travels in the query string.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 # Long enough for a busy Rasa on two cores, short enough that a console page never hangs.
 TIMEOUT_S = 10.0

@@ -294,8 +294,18 @@ class StaffDesk:
                 raise NotFound(user_id)
             user.password_hash = hash_password(new_password)
             user.must_change_password = False
+            # Every other session (a stolen cookie, a forgotten tab) ends with the old password.
+            user.sessions_valid_after = utc_now()
             self._audit(session, actor_of(user.username), "change_password", "staff_user",
                         user.id)
+
+    def end_sessions(self, user_id: str) -> None:
+        """Signing out ends the account's sessions on the server, not only this cookie."""
+        with self._session() as session, session.begin():
+            user = session.get(StaffUser, user_id)
+            if user is not None:
+                user.sessions_valid_after = utc_now()
+                self._audit(session, actor_of(user.username), "logout", "staff_user", user.id)
 
     def account(self, user_id: str) -> StaffAccount | None:
         with self._session() as session:

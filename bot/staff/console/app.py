@@ -130,7 +130,8 @@ def staff_only(admin: bool = False, password_change: bool = False) -> Callable[[
                 request.state.form = form
             request.state.account, request.state.session = account, session
             response = await handler(request)
-            console.signer.write(response, session)
+            if request.state.session is not None:  # None: signed out
+                console.signer.write(response, request.state.session)
             return response
 
         return endpoint
@@ -224,8 +225,11 @@ async def login(request: Request) -> Response:
 
 @staff_only(password_change=True)
 async def logout(request: Request) -> Response:
+    console: Console = request.app.state.console
+    await asyncio.to_thread(console.desk.end_sessions, request.state.account.id)
     response = RedirectResponse("/login?notice=signed_out", status_code=303)
-    request.app.state.console.signer.clear(response)
+    console.signer.clear(response)
+    request.state.session = None
     return response
 
 
@@ -248,6 +252,8 @@ async def change_password(request: Request) -> Response:
     if problem:
         return _page(request, "password.html", {"error": problem}, status=400)
     await asyncio.to_thread(console.desk.change_password, account.id, new)
+    # Changing the password ended every session of the account; this one goes on, anew.
+    request.state.session = new_session(account.id)
     return _back("/queue", "password_changed")
 
 
@@ -595,6 +601,8 @@ def _search_terms(request: Request) -> tuple[str, dt.date | None]:
         on_date = dt.date.fromisoformat(raw_date) if raw_date else None
     except ValueError:
         on_date = None
+    if on_date is not None and not 2000 <= on_date.year <= 2999:
+        on_date = None  # nothing came in then (and the day's end would overflow)
     return text, on_date
 
 
@@ -660,7 +668,7 @@ async def metrics_csv(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     console: Console = request.app.state.console
     try:
-        page = max(0, int(request.query_params.get("page", "0")))
+        page = min(max(0, int(request.query_params.get("page", "0"))), 100_000)
     except ValueError:
         page = 0
     rows = await asyncio.to_thread(console.desk.audit_trail, request.state.account, 200,
@@ -689,8 +697,10 @@ async def add_canned(request: Request) -> Response:
 @staff_only(admin=True)
 async def delete_canned(request: Request) -> Response:
     console: Console = request.app.state.console
-    await asyncio.to_thread(console.desk.delete_canned_reply, request.state.account,
-                            request.path_params["reply_id"])
+    reply_id = request.path_params["reply_id"]
+    if reply_id < 2**31:  # anything larger is no row of ours (and overflows the database)
+        await asyncio.to_thread(console.desk.delete_canned_reply, request.state.account,
+                                reply_id)
     return _back("/admin/canned", "canned_deleted")
 
 

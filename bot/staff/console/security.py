@@ -48,11 +48,12 @@ NO_STORE = "no-store"
 class ConsoleSession:
     user_id: str
     csrf_token: str
-    # When the person logged in (whole seconds, UTC): a reset or a disable after it ends it.
-    logged_in_at: int
+    # When the person logged in (seconds since the epoch, UTC): a sign-out, password change,
+    # reset or disable after it ends it.
+    logged_in_at: float
 
     def predates(self, moment: dt.datetime) -> bool:
-        return self.logged_in_at < int(moment.timestamp())
+        return self.logged_in_at < moment.timestamp()
 
 
 class SessionSigner:
@@ -70,7 +71,7 @@ class SessionSigner:
         except BadSignature:  # also an expired one (SignatureExpired is a BadSignature)
             return None
         if not isinstance(data, dict) or not isinstance(data.get("u"), str) \
-                or not isinstance(data.get("c"), str) or type(data.get("l")) is not int:
+                or not isinstance(data.get("c"), str) or type(data.get("l")) is not float:
             return None
         return ConsoleSession(data["u"], data["c"], data["l"])
 
@@ -87,7 +88,7 @@ class SessionSigner:
 
 def new_session(user_id: str) -> ConsoleSession:
     return ConsoleSession(user_id, secrets.token_urlsafe(24),
-                          int(dt.datetime.now(dt.timezone.utc).timestamp()))
+                          dt.datetime.now(dt.timezone.utc).timestamp())
 
 
 def csrf_matches(session: ConsoleSession, sent: str | None) -> bool:
