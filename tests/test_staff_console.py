@@ -183,7 +183,7 @@ def test_the_second_counselor_to_claim_is_told_who_has_it(world):
     dana.post(f"/handoffs/{handoff_id}/claim",
               data={"csrf_token": csrf_of(dana.get("/queue").text)})
     lost = sam.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
-    assert "Someone else claimed this handoff first" in lost.text
+    assert "Dana claimed this handoff first; it is theirs now." in lost.text
     assert "Dana has it" in lost.text
     refused = sam.post(f"/handoffs/{handoff_id}/reply",
                        data={"csrf_token": csrf_of(lost.text), "text": "hello"})

@@ -224,5 +224,5 @@ def test_the_answer_labels_follow_the_prescreens_questions_in_order():
 def test_answers_read_as_words():
     assert readable_answer(["alcohol", "opioids"]) == "alcohol; opioids"
     assert readable_answer({"for_whom": "loved_one", "relationship": "son"}) == (
-        "for: loved_one, relationship: son")
+        "for: someone they care about, relationship: son")
     assert readable_answer(True) == "yes"

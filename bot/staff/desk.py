@@ -203,7 +203,7 @@ def readable_answer(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{parts.get(key, key.replace('_', ' '))}: {readable_answer(item)}"
                          for key, item in value.items() if item is not None) or "not given"
-    return str(value)
+    return answer_labels().get("values", {}).get(value, str(value))
 
 
 class StaffDesk:

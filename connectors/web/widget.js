@@ -184,7 +184,12 @@ function showMessage(message, options) {
 }
 
 var pinnedToLatest = true;
+// Our own scrolls do not unpin: their scroll event may arrive after the log has shrunk (the
+// status line appearing), which would look like the reader scrolling up, and the latest
+// message would then stay half hidden.
+var scrolledByUs = false;
 log.addEventListener("scroll", function () {
+  if (scrolledByUs) { return; }
   pinnedToLatest = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
 });
 if (window.ResizeObserver) {
@@ -251,6 +256,13 @@ function keepQuestionInView(bubble) {
 
 function scrollToLatest() {
   // The newest message in view; when it is a question with choices, its start.
+  pinnedToLatest = true;
+  scrolledByUs = true;
+  // Scroll events are dispatched before the next frame's callbacks: two frames on, any
+  // scroll is the reader's.
+  requestAnimationFrame(function () {
+    requestAnimationFrame(function () { scrolledByUs = false; });
+  });
   var choices = log.querySelector(".choices");
   if (choices && choices.previousSibling) { keepQuestionInView(choices.previousSibling); }
   else { log.scrollTop = log.scrollHeight; }

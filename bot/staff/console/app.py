@@ -168,10 +168,12 @@ def _page(request: Request, template: str, context: dict[str, Any],
     console: Console = request.app.state.console
     account = account or getattr(request.state, "account", None)
     session = session or getattr(request.state, "session", None)
-    notice = request.query_params.get("notice")
+    notice = CONSOLE_WORDS["notices"].get(request.query_params.get("notice") or "")
+    if notice and "{" in notice:
+        notice = None  # a notice with blanks only shows where its page fills them in
     return console.templates.TemplateResponse(request, template, {
         "account": account, "csrf": session.csrf_token if session else "",
-        "words": CONSOLE_WORDS, "notice": CONSOLE_WORDS["notices"].get(notice or ""),
+        "words": CONSOLE_WORDS, "notice": notice,
         "center": console.profile.name, "when": partial(_local_time, console.profile),
         **context}, status_code=status)
 
@@ -402,7 +404,12 @@ async def handoff_page(request: Request) -> Response:
     canned = await asyncio.to_thread(console.desk.canned_replies)
     colleagues = (await asyncio.to_thread(console.desk.accounts)) if account.is_admin else []
     mine = detail.handoff.status == CLAIMED and detail.handoff.claimed_by == account.username
-    return _page(request, "handoff.html", {
+    extra = {}
+    if request.query_params.get("notice") == "taken":
+        # Who won the race, so the counselor knows whom to ask.
+        extra["notice"] = CONSOLE_WORDS["notices"]["taken"].format(
+            holder=detail.handoff.claimed_by_name or detail.handoff.claimed_by or "A colleague")
+    return _page(request, "handoff.html", {**extra,
         "detail": detail, "h": detail.handoff, "transcript": transcript, "mine": mine,
         "canned": canned, "colleagues": [c for c in colleagues if not c.disabled],
         "dispositions": DISPOSITIONS, "call_outcomes": CALL_OUTCOMES,
