@@ -24,10 +24,11 @@ class SlidingWindowLimiter:
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def retry_after(self, key: str) -> int | None:
+    def retry_after(self, key: str, count: bool = True) -> int | None:
         """Counts one message for `key`; None when allowed, else whole seconds to wait.
 
         A refused message is not counted, so waiting the time given is always enough.
+        With count=False it only looks (for limits on failures, counted afterwards).
         A limit of 0 or less turns the limiter off.
         """
         if self.limit <= 0:
@@ -40,7 +41,8 @@ class SlidingWindowLimiter:
             self._hits[key] = hits  # most recently used last
             if len(hits) >= self.limit:
                 return max(1, math.ceil(hits[0] + self.window_s - now))
-            hits.append(now)
+            if count:
+                hits.append(now)
             while len(self._hits) > self._max_keys:
                 self._hits.popitem(last=False)
             return None

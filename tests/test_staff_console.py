@@ -116,6 +116,29 @@ def test_a_wrong_password_is_refused_and_repeated_tries_are_throttled(world):
     assert "Too many sign-in attempts" in throttled.text and throttled.headers["retry-after"]
 
 
+def test_signing_in_many_times_a_day_never_locks_a_counselor_out(world):
+    client = signed_in(world, "dana")
+    for _ in range(8):
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/queue").text)})
+        page = client.post("/login", data={"username": "dana",
+                                           "password": "correct horse battery"})
+        assert page.status_code == 200 and page.url.path == "/queue"
+
+
+def test_guessing_the_current_password_on_the_change_form_is_throttled_too(world):
+    client = signed_in(world, "dana")
+    csrf = csrf_of(client.get("/password").text)
+    statuses = [client.post("/password", data={
+        "csrf_token": csrf, "current": f"guess {n}", "new": "another long secret",
+        "again": "another long secret"}).status_code for n in range(7)]
+    assert statuses[:5] == [400] * 5 and statuses[5:] == [429, 429]
+    # Throttled, even the right password is not tried, so the limit reveals nothing.
+    right = client.post("/password", data={
+        "csrf_token": csrf, "current": "correct horse battery", "new": "another long secret",
+        "again": "another long secret"})
+    assert right.status_code == 429 and "Too many sign-in attempts" in right.text
+
+
 def test_a_form_without_its_csrf_token_is_refused(world):
     handoff_id = new_handoff(world)
     client = signed_in(world)
@@ -233,6 +256,24 @@ def test_leads_search_and_its_csv_export_are_audited(world):
     boss = signed_in(world, "boss", "admin")
     trail = boss.get("/admin/audit").text
     assert "staff:dana" in trail and "export" in trail and "search" in trail
+
+
+def test_the_csv_export_cannot_carry_a_formula_into_a_spreadsheet(world):
+    import csv
+    import io
+
+    new_handoff(world, name="Jo;=HYPERLINK(\"http://x\")")
+    new_handoff(world, name="=1+2", conversation="conv-2")
+    client = signed_in(world)
+    export = client.get("/leads.csv?q=" + PHONE.lstrip("+"))
+    # Read as a spreadsheet in a ";" locale would: no cell may begin with a formula sign.
+    for delimiter in (",", ";"):
+        cells = [cell for row in csv.reader(io.StringIO(export.text), delimiter=delimiter)
+                 for cell in row]
+        assert not any(cell[:1] in "=+-@" for cell in cells if cell), cells
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    assert {row["first_name"] for row in rows} == {'Jo;\'=HYPERLINK("http://x")', "'=1+2"}
+    assert {row["phone"] for row in rows} == {"'" + PHONE}
 
 
 def test_the_metrics_page_and_its_csv_count_handoffs(world):

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -216,6 +217,7 @@ async def login(request: Request) -> Response:
         return response
     account = await asyncio.to_thread(console.desk.authenticate, username, password)
     if account is None:
+        console.throttle.failed(username, _client_address(request))
         return _page(request, "login.html", {"error": "wrong", "next": next_path,
                                              "username": username[:64]}, status=401)
     session = new_session(account.id)
@@ -246,7 +248,17 @@ async def change_password(request: Request) -> Response:
     account: StaffAccount = request.state.account
     current, new, again = (_field(request, name, 300) for name in
                            ("current", "new", "again"))
+    # A stolen session must not become a way to guess the password: the sign-in's limits.
+    address = _client_address(request)
+    wait = console.throttle.retry_after(account.username, address)
+    if wait is not None:
+        response = _page(request, "password.html", {"error": CONSOLE_WORDS["login_errors"][
+            "throttled"]}, status=429)
+        response.headers["retry-after"] = str(wait)
+        return response
     checked = await asyncio.to_thread(console.desk.authenticate, account.username, current)
+    if checked is None:
+        console.throttle.failed(account.username, address)
     problem = ("Your current password is not right." if checked is None
                else "The two new passwords differ." if new != again
                else "Choose a password you have not used here." if new == current
@@ -634,21 +646,28 @@ async def leads_csv(request: Request) -> Response:
                                     on_date)
     await asyncio.to_thread(console.desk.audit, request.state.account, "export", "leads")
     out = io.StringIO()
-    writer = csv.writer(out)
+    # Every cell quoted: where a spreadsheet splits on ";" instead, a ";" inside a name cannot
+    # start a new cell (and with it a formula).
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(["lead_id", "created_at", "channel", "status", "first_name", "phone",
                      "email"])
     for lead in found:
         writer.writerow([lead.lead_id, lead.created_at.isoformat(), lead.channel, lead.status,
-                         _csv_safe(lead.first_name), lead.phone_e164 or "",
+                         _csv_safe(lead.first_name), _csv_safe(lead.phone_e164),
                          _csv_safe(lead.email)])
     return Response(out.getvalue(), media_type="text/csv", headers={
         "content-disposition": 'attachment; filename="leads.csv"'})
 
 
+# A formula sign at the start of a cell, or after anything a spreadsheet may split cells on
+# (where the list separator is ";", a quoted "a;=b" still becomes two cells).
+FORMULA_START = re.compile(r"(^|[,;\t\r\n])([=+\-@])")
+
+
 def _csv_safe(value: str | None) -> str:
-    """A cell a spreadsheet will not run as a formula (=, +, -, @ at the start)."""
-    value = value or ""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A cell a spreadsheet will not run as a formula: a quote mark before any formula sign
+    that could start a cell. A phone number's "+" counts too (read as a sum, it loses it)."""
+    return FORMULA_START.sub(r"\1'\2", value or "")
 
 
 @staff_only()

@@ -97,18 +97,31 @@ def csrf_matches(session: ConsoleSession, sent: str | None) -> bool:
 
 
 class LoginThrottle:
-    """Counts login attempts per account and per address; past either limit, wait."""
+    """Counts wrong passwords per account and per address; past either limit, wait.
+
+    Only failures count, so a counselor signing in and out all day is never locked out, and
+    each check is made before the password is tried, so a locked account tells nothing.
+    """
 
     def __init__(self, per_account: int = LOGIN_TRIES_PER_ACCOUNT,
                  per_address: int = LOGIN_TRIES_PER_ADDRESS, window_s: float = LOGIN_WINDOW_S):
         self._accounts = SlidingWindowLimiter(per_account, window_s)
         self._addresses = SlidingWindowLimiter(per_address, window_s)
 
+    @staticmethod
+    def _account_key(username: str) -> str:
+        return username.strip().lower()[:64]
+
     def retry_after(self, username: str, address: str) -> int | None:
-        by_address = self._addresses.retry_after(address)
+        """Seconds to wait before another try, or None; counts nothing."""
+        by_address = self._addresses.retry_after(address, count=False)
         if by_address is not None:
             return by_address
-        return self._accounts.retry_after(username.strip().lower()[:64])
+        return self._accounts.retry_after(self._account_key(username), count=False)
+
+    def failed(self, username: str, address: str) -> None:
+        self._addresses.retry_after(address)
+        self._accounts.retry_after(self._account_key(username))
 
 
 class SecurityHeaders:
