@@ -26,6 +26,7 @@ from typing import Callable
 
 from bot.settings import PROJECT_ROOT, load_settings
 from connectors.web import describe_bundle
+from scripts.bench_console import console_timing
 from scripts.rest_client import WebsiteConversation
 from scripts.stack import VENV_BIN, Stack, free_port, stack_environment, wait_until_up
 from scripts.twilio_local import FakeTwilioApi, signed_post, sms_params, twilio_environment
@@ -54,6 +55,8 @@ THROUGHPUT_RATIO_TARGET = 0.8
 SMS_P99_TARGET_MS = 1000
 # The chat widget's socket.io channel may cost at most this much more than REST, at p95.
 SOCKET_P95_RATIO_TARGET = 1.2
+# A new handoff on a counselor's open queue page, from the visitor's message (assistant included).
+QUEUE_P95_TARGET_MS = 2000
 # A short call: the greeting, then questions said aloud.
 VOICE_CALL = ["how much does it cost", "do you take aetna", "is there an evening group",
               "thanks, bye"]
@@ -335,7 +338,8 @@ def main() -> int:
     print("Starting the assistant...", flush=True)
     with FakeTwilioApi() as twilio_api, Stack(
             settings, log_path=RESULTS_DIR / "assistant.log",
-            extra_env={**twilio_environment(twilio_api, settings.var_dir), **NO_RATE_LIMITS}
+            extra_env={**twilio_environment(twilio_api, settings.var_dir), **NO_RATE_LIMITS},
+            with_console=True,
     ) as stack:
         rasa_pid = stack.processes[1].pid
         rest = rest_conversations(stack.rasa_url)
@@ -353,6 +357,7 @@ def main() -> int:
         rows += _measure("voice", voice_calls(stack.rasa_url), ["", *VOICE_CALL], rasa_pid,
                          args.scale)
         actions_rss = _peak_rss_mb(stack.processes[0].pid)
+        console = console_timing(stack.rasa_url, stack.staff_url, settings.database_url)
 
     print("Starting the baseline...", flush=True)
     port = free_port()
@@ -401,17 +406,25 @@ def main() -> int:
     print(f"chat widget bundle: {widget['bytes'] / 1024:.1f} KB, "
           f"{widget['gzipped_bytes'] / 1024:.1f} KB gzipped (of which the socket.io client "
           f"{widget['vendored_client_gzipped_bytes'] / 1024:.1f} KB)")
+    queue, reply = console["handoff_to_queue"], console["reply_to_widget"]
+    print(f"staff console: a visitor's request to a counselor's open queue page, median "
+          f"{queue['median_ms']:.0f} ms, p95 {queue['p95_ms']:.0f} ms (target p95 < "
+          f"{QUEUE_P95_TARGET_MS} ms); a counselor's reply to the chat widget, median "
+          f"{reply['median_ms']:.0f} ms, p95 {reply['p95_ms']:.0f} ms "
+          f"({console['repetitions']})")
     print(f"p95 at concurrency 1: {ours[1]['p95_ms']:.1f} ms (target <= {P95_TARGET_MS} ms)")
     print(f"throughput at concurrency 10 vs baseline: {ratio:.2f}x "
           f"(target >= {THROUGHPUT_RATIO_TARGET}x)")
     summary = {"rows": rows, "under_flood": flooded, "throughput_ratio_c10": ratio,
                "socketio_p95_vs_rest": socket_ratios, "widget_bundle": widget,
-               "actions_peak_rss_mb": actions_rss, "encoder_cpu_ms_per_message": encoder_ms,
+               "actions_peak_rss_mb": actions_rss, "staff_console": console,
+               "encoder_cpu_ms_per_message": encoder_ms,
                "machine_cores": os.cpu_count()}
     (RESULTS_DIR / "bench.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     meets = (ours[1]["p95_ms"] <= P95_TARGET_MS and ratio >= THROUGHPUT_RATIO_TARGET
              and sms[10]["p99_ms"] < SMS_P99_TARGET_MS
-             and max(socket_ratios.values()) <= SOCKET_P95_RATIO_TARGET)
+             and max(socket_ratios.values()) <= SOCKET_P95_RATIO_TARGET
+             and queue["p95_ms"] < QUEUE_P95_TARGET_MS)
     print("targets met" if meets else "TARGETS NOT MET")
     return 0
 

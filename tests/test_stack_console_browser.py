@@ -130,6 +130,13 @@ def test_a_counselor_sees_a_handoff_arrive_live_claims_it_and_talks_with_the_vis
     # The visitor answers; the counselor's open page shows it without a reload, as text.
     visitor.input.fill(SCRIPT_IN_A_MESSAGE)
     visitor.input.press("Enter")
+    # Sent once the server acknowledged it (the typing dots go), with no "not sent" note.
+    visitor.page.wait_for_function("""() => {
+        const root = document.querySelector('#admissions-chat-widget').shadowRoot;
+        return root.querySelector('.typing').hidden;
+    }""", timeout=REPLY_TIMEOUT_MS)
+    assert visitor.page.evaluate("""() => [...document.querySelector('#admissions-chat-widget')
+        .shadowRoot.querySelectorAll('.msg.visitor .delivery')].map(n => n.textContent)""") == []
     transcript.get_by_text(SCRIPT_IN_A_MESSAGE).wait_for(timeout=REPLY_TIMEOUT_MS)
     assert counselor.evaluate("() => window.__ran") is None
     assert counselor.locator("#transcript img").count() == 0
