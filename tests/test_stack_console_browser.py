@@ -137,7 +137,14 @@ def test_a_counselor_sees_a_handoff_arrive_live_claims_it_and_talks_with_the_vis
     }""", timeout=REPLY_TIMEOUT_MS)
     assert visitor.page.evaluate("""() => [...document.querySelector('#admissions-chat-widget')
         .shadowRoot.querySelectorAll('.msg.visitor .delivery')].map(n => n.textContent)""") == []
-    transcript.get_by_text(SCRIPT_IN_A_MESSAGE).wait_for(timeout=REPLY_TIMEOUT_MS)
+    try:
+        transcript.get_by_text(SCRIPT_IN_A_MESSAGE).wait_for(timeout=REPLY_TIMEOUT_MS)
+    except Exception:
+        live = counselor.locator("#live-state").all_text_contents()
+        shown = transcript.text_content()
+        counselor.reload()
+        raise AssertionError(f"live={live} shown={shown[-400:]!r} after reload="
+                             f"{counselor.get_by_role('log').text_content()[-400:]!r}")
     assert counselor.evaluate("() => window.__ran") is None
     assert counselor.locator("#transcript img").count() == 0
 

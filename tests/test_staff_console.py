@@ -258,6 +258,38 @@ def test_leads_search_and_its_csv_export_are_audited(world):
     assert "staff:dana" in trail and "export" in trail and "search" in trail
 
 
+def test_a_refused_reply_or_resolution_says_why_and_keeps_what_was_typed(world):
+    handoff_id = new_handoff(world)
+    client = signed_in(world)
+    page = client.get(f"/handoffs/{handoff_id}")
+    page = client.post(f"/handoffs/{handoff_id}/claim", data={"csrf_token": csrf_of(page.text)})
+    draft = "Hi Jordan, I read your answers and " + "x" * 1600
+    refused = client.post(f"/handoffs/{handoff_id}/reply", data={
+        "csrf_token": csrf_of(page.text), "text": draft})
+    assert refused.status_code == 400 and "limited to 1,600 characters" in refused.text
+    assert f">{draft[:1601]}</textarea>" in refused.text
+    assert world["rasa"].added == []
+    refused = client.post(f"/handoffs/{handoff_id}/resolve", data={
+        "csrf_token": csrf_of(page.text), "disposition": "unreachable", "detail": "three",
+        "after": "closed"})
+    assert refused.status_code == 400 and "Attempts made must be a number." in refused.text
+    assert 'value="three"' in refused.text and 'value="unreachable" required checked' in (
+        refused.text)
+    assert world["desk"].handoff_row(handoff_id).status == "claimed"
+
+
+def test_a_crisis_handoff_tells_the_counselor_to_act_now(world):
+    handoff_id = world["store"].apply(Submission(
+        conversation_id="conv-crisis", channel="twilio_sms",
+        lead=LeadDetails(status="partial", phone_e164=PHONE, phone_verified=True),
+        handoff=HandoffRequest("crisis", HandoffPriority.CRISIS))).handoff_id
+    client = signed_in(world)
+    page = client.get(f"/handoffs/{handoff_id}").text
+    assert re.search(r'<p class="crisis" role="alert">Crisis message: this person may be in '
+                     r'danger now\..*988', page)
+    assert "Times are America/" in page or "Times are " in page
+
+
 def test_the_csv_export_cannot_carry_a_formula_into_a_spreadsheet(world):
     import csv
     import io

@@ -176,6 +176,7 @@ def _page(request: Request, template: str, context: dict[str, Any],
         "account": account, "csrf": session.csrf_token if session else "",
         "words": CONSOLE_WORDS, "notice": notice,
         "center": console.profile.name, "when": partial(_local_time, console.profile),
+        "zone": console.profile.timezone,
         **context}, status_code=status)
 
 
@@ -405,6 +406,18 @@ async def _transcript(console: Console, conversation_id: str) -> Transcript | No
 
 @staff_only()
 async def handoff_page(request: Request) -> Response:
+    return await _handoff_view(request)
+
+
+async def _refused(request: Request, notice: str, **draft: str) -> Response:
+    """The handoff page again, saying why (a notice key, or the words themselves), with what
+    the counselor typed still in the form."""
+    words = CONSOLE_WORDS["notices"].get(notice, notice)
+    return await _handoff_view(request, {"notice": words, "draft": draft}, status=400)
+
+
+async def _handoff_view(request: Request, extra: dict[str, Any] | None = None,
+                        status: int = 200) -> Response:
     console: Console = request.app.state.console
     account: StaffAccount = request.state.account
     handoff_id = request.path_params["handoff_id"]
@@ -416,7 +429,7 @@ async def handoff_page(request: Request) -> Response:
     canned = await asyncio.to_thread(console.desk.canned_replies)
     colleagues = (await asyncio.to_thread(console.desk.accounts)) if account.is_admin else []
     mine = detail.handoff.status == CLAIMED and detail.handoff.claimed_by == account.username
-    extra = {}
+    extra = {"draft": {}, **(extra or {})}
     if request.query_params.get("notice") == "taken":
         # Who won the race, so the counselor knows whom to ask.
         extra["notice"] = CONSOLE_WORDS["notices"]["taken"].format(
@@ -427,7 +440,8 @@ async def handoff_page(request: Request) -> Response:
         "dispositions": DISPOSITIONS, "call_outcomes": CALL_OUTCOMES,
         "disposition_labels": {d.code: d.label for d in DISPOSITIONS},
         "now": dt.datetime.now(dt.timezone.utc), "waited": _waited,
-        "statuses": {"waiting": WAITING, "claimed": CLAIMED, "resolved": RESOLVED}})
+        "statuses": {"waiting": WAITING, "claimed": CLAIMED, "resolved": RESOLVED}},
+        status=status)
 
 
 @staff_only()
@@ -486,17 +500,17 @@ async def reply(request: Request) -> Response:
     page = f"/handoffs/{handoff_id}"
     text = _field(request, "text", MAX_REPLY_CHARS + 1).strip()
     if not text:
-        return _back(page, "empty_reply")
+        return await _refused(request, "empty_reply")
     if len(text) > MAX_REPLY_CHARS:
-        return _back(page, "long_reply")
+        return await _refused(request, "long_reply", text=text)
     try:
         row = await asyncio.to_thread(console.desk.require_holder, handoff_id, account)
     except NotFound:
         raise HTTPException(404, "No such handoff.") from None
     except Refused:
-        return _back(page, "not_yours")
+        return await _refused(request, "not_yours", text=text)
     if row.channel == "twilio_voice":
-        return _back(page, "voice_no_text")
+        return await _refused(request, "voice_no_text")
     if row.channel == "twilio_sms":
         return await _reply_by_text(console, account, row, text, page)
     try:
@@ -504,7 +518,7 @@ async def reply(request: Request) -> Response:
             row.conversation_id, text, account.display_name, COUNSELOR_ROLE, deliver=True)
     except ConversationApiError as error:
         logger.warning("console: reply not delivered (%s)", error)
-        return _back(page, "reply_failed")
+        return await _refused(request, "reply_failed", text=text)
     await asyncio.to_thread(console.desk.record_contact, handoff_id, account, "reply",
                             row.channel, "sent")
     return _back(page, "reply_sent")
@@ -589,9 +603,9 @@ async def resolve(request: Request) -> Response:
             raise Refused(problem)
         if row.status != CLAIMED or (row.claimed_by != account.username
                                      and not account.is_admin):
-            raise Refused("not yours")
-    except Refused:
-        return _back(page, "not_resolved")
+            raise Refused(CONSOLE_WORDS["notices"]["not_resolved"])
+    except Refused as refusal:
+        return await _refused(request, str(refusal), detail=detail, disposition=disposition)
     if hand_back:
         try:
             await asyncio.to_thread(console.resume, row.conversation_id)

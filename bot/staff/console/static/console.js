@@ -94,7 +94,9 @@
     button.addEventListener("click", function () {
       var option = choice.options[choice.selectedIndex];
       if (!option) { return; }
-      box.value = option.getAttribute("data-body") || "";
+      // Added after what is already typed, never in its place.
+      var body = option.getAttribute("data-body") || "";
+      box.value = box.value.trim() ? box.value.replace(/\s+$/, "") + "\n\n" + body : body;
       box.focus();
     });
   }
