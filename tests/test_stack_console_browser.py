@@ -143,7 +143,7 @@ def test_a_counselor_sees_a_handoff_arrive_live_claims_it_and_talks_with_the_vis
         live = counselor.locator("#live-state").all_text_contents()
         shown = transcript.text_content()
         counselor.reload()
-        raise AssertionError(f"live={live} shown={shown[-400:]!r} after reload="
+        raise AssertionError(f"live={live} shown={shown[-400:]!r} after reload="  # noqa: B904
                              f"{counselor.get_by_role('log').text_content()[-400:]!r}")
     assert counselor.evaluate("() => window.__ran") is None
     assert counselor.locator("#transcript img").count() == 0

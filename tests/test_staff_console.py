@@ -116,6 +116,18 @@ def test_a_wrong_password_is_refused_and_repeated_tries_are_throttled(world):
     assert "Too many sign-in attempts" in throttled.text and throttled.headers["retry-after"]
 
 
+def test_another_site_cannot_sign_a_counselor_in_to_an_account_of_its_choosing(world):
+    password = world["desk"].add_user("dana", "counselor")
+    client = TestClient(world["app"], base_url="http://127.0.0.1")
+    for headers in ({"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}):
+        forged = client.post("/login", data={"username": "dana", "password": password},
+                             headers=headers, follow_redirects=False)
+        assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    own = client.post("/login", data={"username": "dana", "password": password},
+                      headers={"origin": "http://127.0.0.1"}, follow_redirects=False)
+    assert own.status_code == 303
+
+
 def test_signing_in_many_times_a_day_never_locks_a_counselor_out(world):
     client = signed_in(world, "dana")
     for _ in range(8):
@@ -319,6 +331,10 @@ def test_the_metrics_page_and_its_csv_count_handoffs(world):
 def test_oversized_and_malformed_requests_get_clear_statuses(world):
     client = signed_in(world)
     assert client.post("/login", content=b"x" * 100_000,
+                       headers={"content-type": "application/x-www-form-urlencoded"}
+                       ).status_code == 413
+    # The same without a declared length (chunked): still 413, not a generic 400.
+    assert client.post("/login", content=(b"x" * 8192 for _ in range(12)),
                        headers={"content-type": "application/x-www-form-urlencoded"}
                        ).status_code == 413
     assert client.get("/handoffs/not-a-real-id").status_code == 404

@@ -154,6 +154,8 @@ async def _signed_in(request: Request) -> tuple[StaffAccount, ConsoleSession] | 
 async def _form(request: Request) -> FormData:
     try:
         return await request.form(max_files=0, max_fields=40, max_part_size=MAX_BODY_BYTES)
+    except HTTPException:
+        raise  # too big (BodyLimit, on a body that did not declare its length): stays a 413
     except Exception as error:  # malformed multipart, too many fields
         raise HTTPException(400, "That form could not be read.") from error
 
@@ -204,8 +206,23 @@ async def login_page(request: Request) -> Response:
     return _page(request, "login.html", {"next": _safe_next(request.query_params.get("next"))})
 
 
+def _from_another_site(request: Request) -> bool:
+    """A sign-in posted by another site's page (login CSRF: the counselor would then work in
+    an account the other site chose). Browsers say where a form came from."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site:
+        return fetch_site not in ("same-origin", "none")
+    # Older browsers: the Origin. Our no-referrer policy makes a browser send "null" for our
+    # own forms, so only a real other origin counts.
+    origin = request.headers.get("origin")
+    return (bool(origin) and origin != "null"
+            and urllib.parse.urlsplit(origin).netloc != request.headers.get("host"))
+
+
 async def login(request: Request) -> Response:
     console: Console = request.app.state.console
+    if _from_another_site(request):
+        raise HTTPException(403, "Sign in from the console's own page.")
     form = await _form(request)
     username = form.get("username") if isinstance(form.get("username"), str) else ""
     password = form.get("password") if isinstance(form.get("password"), str) else ""
