@@ -27,8 +27,8 @@ def phone_channels_status(settings: Settings) -> str:
 def staff_alerts_status(settings: Settings) -> str:
     """Whether anyone is texted when a person asks for a counselor."""
     if not settings.oncall_staff_numbers:
-        return ("Staff alerts: off (ONCALL_STAFF_NUMBERS unset): handoffs wait, untold, in "
-                "`.venv/bin/python -m bot.leads handoffs list`.")
+        return ("Staff alerts: off (ONCALL_STAFF_NUMBERS unset): nobody is texted; handoffs "
+                f"wait in the staff console's queue, {settings.staff_url}/queue.")
     if not twilio_configured(settings):
         return "Staff alerts: off until Twilio is configured (see .env.example)."
     return f"Staff alerts: on, to {len(settings.oncall_staff_numbers)} on-call number(s)."
@@ -62,6 +62,13 @@ def api_status(settings: Settings, rasa_url: str) -> str:
             f"Listening on {listening}; set RASA_HOST for a reverse proxy (see .env.example).")
 
 
+def staff_command(settings: Settings) -> str:
+    """The staff CLI, with the settings this server runs on, so it finds the same database."""
+    overrides = [f"{name}={value}" for name, value, default in (
+        ("VAR_DIR", settings.var_dir, DEFAULT_VAR_DIR),) if value != default]
+    return " ".join([*overrides, ".venv/bin/python -m bot.staff"])
+
+
 def console_status(settings: Settings) -> str:
     """Where the staff console is, and, on its very first start, the admin's one-time password
     (printed this once; it must be changed at first sign-in)."""
@@ -75,7 +82,7 @@ def console_status(settings: Settings) -> str:
     if first:
         lines.append(f"  First admin account: username {first[0]}, one-time password {first[1]}"
                      "\n  (shown only now; you choose your own at first sign-in). More "
-                     "accounts: `.venv/bin/python -m bot.staff add-user NAME --role counselor`.")
+                     f"accounts: `{staff_command(settings)} add-user NAME --role counselor`.")
     return "\n".join(lines)
 
 
