@@ -46,3 +46,10 @@ class SlidingWindowLimiter:
             while len(self._hits) > self._max_keys:
                 self._hits.popitem(last=False)
             return None
+
+    def refund(self, key: str) -> None:
+        """Takes back the latest counted message of `key` (one that turned out not to count)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()

@@ -2,7 +2,8 @@
 
 Both must be in place before Rasa writes its first file or log line, so they are set here,
 in the process itself, rather than by whoever starts it (bot/server_process.py).
-Arguments are `rasa`'s own: `python -m connectors.rasa_server run --model ...`.
+Arguments are `rasa`'s own: `python -m connectors.rasa_server run --model ...`; `run` gets
+the HTTP API's token from its file (VAR_DIR) unless one is given.
 """
 from __future__ import annotations
 
@@ -40,7 +41,15 @@ def main() -> None:
     check_action_replies_with_one_validator()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv = ["rasa", *sys.argv[1:]]
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["run"] and "--auth-token" not in arguments:
+        # The HTTP API's token, from its owner-only file: given here, inside the process, it
+        # never appears on a command line that any user of the machine can list.
+        from bot.local_secrets import rasa_api_token
+        from bot.settings import load_settings
+
+        arguments += ["--auth-token", rasa_api_token(load_settings())]
+    sys.argv = ["rasa", *arguments]
     rasa_main()
 
 

@@ -127,12 +127,13 @@ class Stack:
             cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT if output else None,
         )
         self.processes.append(actions)
-        # The HTTP API reads and changes conversations: it always wants the token.
+        # The HTTP API reads and changes conversations: it always wants the token, which the
+        # server reads from its file itself (an argument would show in everyone's `ps`).
+        rasa_api_token(self.settings)
         command = [
             sys.executable, "-m", "connectors.rasa_server", "run",
             "--model", str(self.model_path), "--enable-api",
             "--interface", self.settings.rasa_host, "--port", str(self.settings.rasa_port),
-            "--auth-token", rasa_api_token(self.settings),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ]
         # The same allow-list the chat's socket.io server admits (connectors/website_chat.py).

@@ -78,7 +78,7 @@ def signed_in_counselor(new_page, console_url, desk, username: str, name: str):
     page.get_by_label("Password").fill(one_time)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Current password").fill(one_time)
-    page.get_by_label("New password (at least 12 characters)").fill(COUNSELOR_PASSWORD)
+    page.get_by_label("New password (at least 12 characters", exact=False).fill(COUNSELOR_PASSWORD)
     page.get_by_label("New password again").fill(COUNSELOR_PASSWORD)
     page.get_by_role("button", name="Change password").click()
     page.get_by_role("heading", name="Handoff queue").wait_for()

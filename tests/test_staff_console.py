@@ -128,6 +128,23 @@ def test_another_site_cannot_sign_a_counselor_in_to_an_account_of_its_choosing(w
     assert own.status_code == 303
 
 
+def test_guesses_sent_all_at_once_get_no_more_tries_than_one_at_a_time(world):
+    import asyncio
+
+    import httpx
+
+    world["desk"].add_user("dana", "counselor")
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=world["app"])
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            answers = await asyncio.gather(*(client.post("/login", data={
+                "username": "dana", "password": f"guess {n}"}) for n in range(20)))
+        return [answer.status_code for answer in answers]
+    statuses = asyncio.run(burst())
+    assert statuses.count(401) == 5 and statuses.count(429) == 15, statuses
+
+
 def test_signing_in_many_times_a_day_never_locks_a_counselor_out(world):
     client = signed_in(world, "dana")
     for _ in range(8):
@@ -302,21 +319,74 @@ def test_a_crisis_handoff_tells_the_counselor_to_act_now(world):
     assert "Times are America/" in page or "Times are " in page
 
 
+def test_one_account_cannot_hold_open_live_views_without_limit(world, monkeypatch):
+    import bot.staff.console.app as console_app
+
+    monkeypatch.setattr(console_app, "LIVE_STREAM_S", 0.6)
+    monkeypatch.setattr(console_app, "MAX_STREAMS_PER_ACCOUNT", 1)
+    client = signed_in(world)
+    # A stream that ended gives its place back: one after another, each is served.
+    for _ in range(2):
+        assert client.get("/queue/live").status_code == 200
+    console_app_state = world["app"].state.console
+    console_app_state.open_streams[world["desk"].accounts()[0].id] = 1  # one open elsewhere
+    refused = client.get("/queue/live")
+    assert refused.status_code == 429 and "Too many live views" in refused.text
+
+
+def test_disabling_an_account_ends_its_open_live_view(world, monkeypatch):
+    import threading
+    import time
+
+    import bot.staff.console.app as console_app
+
+    monkeypatch.setattr(console_app, "LIVE_STREAM_S", 60)
+    monkeypatch.setattr(console_app, "SESSION_RECHECK_S", 0)
+    client = signed_in(world)
+    threading.Timer(0.5, world["desk"].set_disabled, ("dana", True)).start()
+    started = time.monotonic()
+    assert client.get("/queue/live").status_code == 200
+    # Ended by the disabled account, long before the stream's own minute.
+    assert time.monotonic() - started < 30
+
+
+def test_an_open_tab_does_not_keep_a_session_alive_but_a_click_does(world, monkeypatch):
+    import bot.staff.console.app as console_app
+
+    monkeypatch.setattr(console_app, "LIVE_STREAM_S", 0.1)
+    client = signed_in(world)
+    for path in ("/queue/live", "/queue/rows"):
+        assert "set-cookie" not in client.get(path).headers  # the page's own polling
+    assert "console_session=" in client.get("/queue").headers["set-cookie"]  # a person's view
+
+
+def test_a_session_ends_after_a_shift_however_busy(world, monkeypatch):
+    import bot.staff.console.security as security
+
+    client = signed_in(world)
+    assert client.get("/queue").status_code == 200
+    # The cookie is fresh (never idle); only its sign-in is older than a shift now.
+    monkeypatch.setattr(security, "MAX_SESSION_SECONDS", -1)
+    assert client.get("/queue").status_code == 401
+
+
 def test_the_csv_export_cannot_carry_a_formula_into_a_spreadsheet(world):
     import csv
     import io
 
     new_handoff(world, name="Jo;=HYPERLINK(\"http://x\")")
     new_handoff(world, name="=1+2", conversation="conv-2")
+    new_handoff(world, name=" \u00a0=3+4", conversation="conv-3")
     client = signed_in(world)
     export = client.get("/leads.csv?q=" + PHONE.lstrip("+"))
     # Read as a spreadsheet in a ";" locale would: no cell may begin with a formula sign.
     for delimiter in (",", ";"):
         cells = [cell for row in csv.reader(io.StringIO(export.text), delimiter=delimiter)
                  for cell in row]
-        assert not any(cell[:1] in "=+-@" for cell in cells if cell), cells
+        assert not any(cell.strip()[:1] in "=+-@" for cell in cells if cell.strip()), cells
     rows = list(csv.DictReader(io.StringIO(export.text)))
-    assert {row["first_name"] for row in rows} == {'Jo;\'=HYPERLINK("http://x")', "'=1+2"}
+    assert {row["first_name"] for row in rows} == {'Jo;\'=HYPERLINK("http://x")', "'=1+2",
+                                                          " \u00a0'=3+4"}
     assert {row["phone"] for row in rows} == {"'" + PHONE}
 
 
@@ -359,7 +429,8 @@ def test_signing_out_or_changing_the_password_ends_a_copied_session(world):
 def test_impossible_dates_and_pages_are_ignored_not_errors(world):
     client = signed_in(world)
     assert client.get("/leads?date=9999-12-31").status_code == 200
-    assert client.get("/leads.csv?date=9999-12-31").status_code == 200
+    assert client.get("/leads.csv?date=9999-12-31").status_code == 400  # no real day: no search
+    assert client.get("/leads.csv").status_code == 400  # never a bulk copy without a search
     boss = signed_in(world, "boss", "admin")
     assert boss.get("/admin/audit?page=99999999999999999999").status_code == 200
     page = boss.get("/admin/canned")

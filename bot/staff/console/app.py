@@ -15,7 +15,7 @@ import logging
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,11 @@ LIVE_POLL_S = 0.5
 # A live stream ends after this long; the browser reconnects at once, and is checked again.
 LIVE_STREAM_S = 15 * 60
 KEEPALIVE_S = 15
+# An open stream checks its session again this often: signing out, a password change or a
+# disabled account ends it within this long, not at the stream's end.
+SESSION_RECHECK_S = 10
+# Live views one account may hold open (a queue and a few conversations, in tabs).
+MAX_STREAMS_PER_ACCOUNT = 12
 COUNSELOR_ROLE = "admissions counselor"
 CALL_OUTCOMES = ("reached", "voicemail", "no_answer", "wrong_number")
 
@@ -97,6 +102,8 @@ class Console:
     templates: Jinja2Templates
     # Resumes a paused conversation in Rasa (blocking; run in a thread).
     resume: Callable[[str], None]
+    # Live streams open now, by account id.
+    open_streams: dict[str, int] = field(default_factory=dict)
 
 
 # --- authentication -------------------------------------------------------------------------
@@ -104,9 +111,14 @@ class Console:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def staff_only(admin: bool = False, password_change: bool = False) -> Callable[[Handler], Handler]:
+def staff_only(admin: bool = False, password_change: bool = False,
+               by_the_page: bool = False) -> Callable[[Handler], Handler]:
     """Lets a request through only with a valid session (and, for admin pages, an admin's),
-    checks the CSRF token on every POST, and signs the session again (idle expiry)."""
+    checks the CSRF token on every POST, and signs the session again (idle expiry).
+
+    `by_the_page`: a request the page's script makes by itself (live streams, fragments). It
+    does not count as activity, so a tab left open on a PHI screen still signs out when idle.
+    """
 
     def wrap(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -131,7 +143,7 @@ def staff_only(admin: bool = False, password_change: bool = False) -> Callable[[
                 request.state.form = form
             request.state.account, request.state.session = account, session
             response = await handler(request)
-            if request.state.session is not None:  # None: signed out
+            if request.state.session is not None and not by_the_page:  # None: signed out
                 console.signer.write(response, request.state.session)
             return response
 
@@ -227,7 +239,7 @@ async def login(request: Request) -> Response:
     username = form.get("username") if isinstance(form.get("username"), str) else ""
     password = form.get("password") if isinstance(form.get("password"), str) else ""
     next_path = _safe_next(form.get("next") if isinstance(form.get("next"), str) else None)
-    wait = console.throttle.retry_after(username, _client_address(request))
+    wait = console.throttle.attempt(username, _client_address(request))
     if wait is not None:
         response = _page(request, "login.html", {"error": "throttled", "next": next_path,
                                                  "username": username[:64]}, status=429)
@@ -235,9 +247,9 @@ async def login(request: Request) -> Response:
         return response
     account = await asyncio.to_thread(console.desk.authenticate, username, password)
     if account is None:
-        console.throttle.failed(username, _client_address(request))
         return _page(request, "login.html", {"error": "wrong", "next": next_path,
                                              "username": username[:64]}, status=401)
+    console.throttle.succeeded(username, _client_address(request))
     session = new_session(account.id)
     response = RedirectResponse("/password" if account.must_change_password else next_path,
                                 status_code=303)
@@ -268,15 +280,15 @@ async def change_password(request: Request) -> Response:
                            ("current", "new", "again"))
     # A stolen session must not become a way to guess the password: the sign-in's limits.
     address = _client_address(request)
-    wait = console.throttle.retry_after(account.username, address)
+    wait = console.throttle.attempt(account.username, address)
     if wait is not None:
         response = _page(request, "password.html", {"error": CONSOLE_WORDS["login_errors"][
             "throttled"]}, status=429)
         response.headers["retry-after"] = str(wait)
         return response
     checked = await asyncio.to_thread(console.desk.authenticate, account.username, current)
-    if checked is None:
-        console.throttle.failed(account.username, address)
+    if checked is not None:
+        console.throttle.succeeded(account.username, address)
     problem = ("Your current password is not right." if checked is None
                else "The two new passwords differ." if new != again
                else "Choose a password you have not used here." if new == current
@@ -323,12 +335,12 @@ async def queue_page(request: Request) -> Response:
     return _page(request, "queue.html", await _queue_context(request))
 
 
-@staff_only()
+@staff_only(by_the_page=True)
 async def queue_rows(request: Request) -> Response:
     return _page(request, "queue_rows.html", await _queue_context(request))
 
 
-@staff_only()
+@staff_only(by_the_page=True)
 async def queue_live(request: Request) -> Response:
     """A server-sent event whenever the queue changes; the page then fetches its rows."""
     console: Console = request.app.state.console
@@ -348,31 +360,51 @@ async def queue_live(request: Request) -> Response:
             waiting = now_waiting
             yield f"event: queue\ndata: {arrived}\n\n"
 
-    return _event_stream(changes())
+    return _event_stream(request, changes())
 
 
 async def _ticks(request: Request) -> AsyncIterator[None]:
-    """Yields every LIVE_POLL_S until the browser goes or the stream's time is up."""
+    """Yields every LIVE_POLL_S until the browser goes, the session ends or the stream's
+    time is up."""
     loop = asyncio.get_running_loop()
     ends = loop.time() + LIVE_STREAM_S
+    checked = loop.time()
     while loop.time() < ends:
         await asyncio.sleep(LIVE_POLL_S)
         if await request.is_disconnected():
             return
+        if loop.time() - checked >= SESSION_RECHECK_S:
+            checked = loop.time()
+            if await _signed_in(request) is None:
+                return
         yield None
 
 
-def _event_stream(events: AsyncIterator[str | None]) -> Response:
+def _event_stream(request: Request, events: AsyncIterator[str | None]) -> Response:
     """`events` yields an event's text, or None when nothing changed (a comment then keeps
-    proxies from closing a quiet stream)."""
+    proxies from closing a quiet stream). Refused (429) past an account's open streams."""
+    console: Console = request.app.state.console
+    account_id = request.state.account.id
+    if console.open_streams.get(account_id, 0) >= MAX_STREAMS_PER_ACCOUNT:
+        return Response("Too many live views are open: close some tabs.", status_code=429,
+                        media_type="text/plain")
+    console.open_streams[account_id] = console.open_streams.get(account_id, 0) + 1
+
     async def with_keepalive() -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         last = loop.time()
-        async for event in events:
-            if event is None and loop.time() - last < KEEPALIVE_S:
-                continue
-            yield event or ": keepalive\n\n"
-            last = loop.time()
+        try:
+            async for event in events:
+                if event is None and loop.time() - last < KEEPALIVE_S:
+                    continue
+                yield event or ": keepalive\n\n"
+                last = loop.time()
+        finally:
+            remaining = console.open_streams.get(account_id, 1) - 1
+            if remaining > 0:
+                console.open_streams[account_id] = remaining
+            else:
+                console.open_streams.pop(account_id, None)
 
     return StreamingResponse(with_keepalive(), media_type="text/event-stream",
                              headers={"x-accel-buffering": "no"})
@@ -461,7 +493,7 @@ async def _handoff_view(request: Request, extra: dict[str, Any] | None = None,
         status=status)
 
 
-@staff_only()
+@staff_only(by_the_page=True)
 async def transcript_fragment(request: Request) -> Response:
     console: Console = request.app.state.console
     handoff_id = request.path_params["handoff_id"]
@@ -475,7 +507,7 @@ async def transcript_fragment(request: Request) -> Response:
                  {"transcript": await _transcript(console, row.conversation_id)})
 
 
-@staff_only()
+@staff_only(by_the_page=True)
 async def handoff_live(request: Request) -> Response:
     """An event whenever the conversation gains a message (or the handoff changes hands)."""
     console: Console = request.app.state.console
@@ -505,7 +537,7 @@ async def handoff_live(request: Request) -> Response:
                 yield "event: handoff\ndata: changed\n\n"
             seen = current
 
-    return _event_stream(changes())
+    return _event_stream(request, changes())
 
 
 @staff_only()
@@ -673,6 +705,10 @@ async def leads_page(request: Request) -> Response:
 async def leads_csv(request: Request) -> Response:
     console: Console = request.app.state.console
     text, on_date = _search_terms(request)
+    if not (text or on_date):
+        # Only what a search found, as on the page: never a bulk copy of everyone's records.
+        return Response("Search for a name, a phone number or a day first; the export holds "
+                        "what the search found.", status_code=400, media_type="text/plain")
     found = await asyncio.to_thread(console.desk.search_leads, request.state.account, text,
                                     on_date)
     await asyncio.to_thread(console.desk.audit, request.state.account, "export", "leads")
@@ -691,14 +727,15 @@ async def leads_csv(request: Request) -> Response:
 
 
 # A formula sign at the start of a cell, or after anything a spreadsheet may split cells on
-# (where the list separator is ";", a quoted "a;=b" still becomes two cells).
-FORMULA_START = re.compile(r"(^|[,;\t\r\n])([=+\-@])")
+# (where the list separator is ";", a quoted "a;=b" still becomes two cells), spaces before
+# it included (an import that trims them would see the sign first).
+FORMULA_START = re.compile(r"(^|[,;\t\r\n])(\s*)([=+\-@])")
 
 
 def _csv_safe(value: str | None) -> str:
     """A cell a spreadsheet will not run as a formula: a quote mark before any formula sign
     that could start a cell. A phone number's "+" counts too (read as a sum, it loses it)."""
-    return FORMULA_START.sub(r"\1'\2", value or "")
+    return FORMULA_START.sub(r"\1\2'\3", value or "")
 
 
 @staff_only()

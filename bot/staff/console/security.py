@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -40,6 +41,8 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
 }
+# A session ends this long after its sign-in, even when it was never idle.
+MAX_SESSION_SECONDS = 12 * 3600
 # Every page may show PHI (names, answers, transcripts): nothing is cached, anywhere.
 NO_STORE = "no-store"
 
@@ -73,7 +76,10 @@ class SessionSigner:
         if not isinstance(data, dict) or not isinstance(data.get("u"), str) \
                 or not isinstance(data.get("c"), str) or type(data.get("l")) is not float:
             return None
-        return ConsoleSession(data["u"], data["c"], data["l"])
+        session = ConsoleSession(data["u"], data["c"], data["l"])
+        if time.time() - session.logged_in_at > MAX_SESSION_SECONDS:
+            return None  # however busy, a sign-in lasts one shift
+        return session
 
     def write(self, response: Response, session: ConsoleSession) -> None:
         value = self._serializer.dumps({"u": session.user_id, "c": session.csrf_token,
@@ -97,10 +103,12 @@ def csrf_matches(session: ConsoleSession, sent: str | None) -> bool:
 
 
 class LoginThrottle:
-    """Counts wrong passwords per account and per address; past either limit, wait.
+    """Limits wrong passwords per account and per address; past either limit, wait.
 
-    Only failures count, so a counselor signing in and out all day is never locked out, and
-    each check is made before the password is tried, so a locked account tells nothing.
+    Each try is counted before its password is checked, so guesses sent all at once cannot
+    slip past the limit while the (slow) checks run; a right password gives its count back,
+    so a counselor signing in and out all day is never locked out. Past the limit the
+    password is not tried at all, so a locked account tells nothing.
     """
 
     def __init__(self, per_account: int = LOGIN_TRIES_PER_ACCOUNT,
@@ -112,16 +120,20 @@ class LoginThrottle:
     def _account_key(username: str) -> str:
         return username.strip().lower()[:64]
 
-    def retry_after(self, username: str, address: str) -> int | None:
-        """Seconds to wait before another try, or None; counts nothing."""
-        by_address = self._addresses.retry_after(address, count=False)
+    def attempt(self, username: str, address: str) -> int | None:
+        """Counts a try; None when it may go ahead, else the seconds to wait."""
+        by_address = self._addresses.retry_after(address)
         if by_address is not None:
             return by_address
-        return self._accounts.retry_after(self._account_key(username), count=False)
+        by_account = self._accounts.retry_after(self._account_key(username))
+        if by_account is not None:
+            self._addresses.refund(address)
+            return by_account
+        return None
 
-    def failed(self, username: str, address: str) -> None:
-        self._addresses.retry_after(address)
-        self._accounts.retry_after(self._account_key(username))
+    def succeeded(self, username: str, address: str) -> None:
+        self._addresses.refund(address)
+        self._accounts.refund(self._account_key(username))
 
 
 class SecurityHeaders:

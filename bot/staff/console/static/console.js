@@ -53,7 +53,11 @@
     badge(Number(rows.getAttribute("data-waiting") || 0));
     var source = new EventSource(table.getAttribute("data-live-queue"));
     source.addEventListener("open", function () { liveState("Updates live."); });
-    source.addEventListener("error", function () { liveState("Reconnecting to live updates…"); });
+    source.addEventListener("error", function () {
+      // Closed for good (signed out, or idle too long): reload, which shows the sign-in page.
+      if (source.readyState === EventSource.CLOSED) { window.location.reload(); return; }
+      liveState("Reconnecting to live updates…");
+    });
     source.addEventListener("queue", function (event) {
       var arrived = Number(event.data || 0);
       replaceFrom(table.getAttribute("data-rows"), table, function (fragment) {
@@ -71,6 +75,9 @@
 
   function watchConversation(log) {
     var source = new EventSource(log.getAttribute("data-live"));
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) { window.location.reload(); }
+    });
     function refresh() {
       replaceFrom(log.getAttribute("data-src"), log, function (fragment) {
         var stick = log.scrollTop + log.clientHeight >= log.scrollHeight - 40;
