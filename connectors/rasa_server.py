@@ -3,7 +3,7 @@
 Both must be in place before Rasa writes its first file or log line, so they are set here,
 in the process itself, rather than by whoever starts it (bot/server_process.py).
 Arguments are `rasa`'s own: `python -m connectors.rasa_server run --model ...`; `run` gets
-the HTTP API's token from its file (VAR_DIR) unless one is given.
+the HTTP API's token from RASA_API_TOKEN or its file (VAR_DIR) unless one is given.
 """
 from __future__ import annotations
 

@@ -53,6 +53,9 @@ def stack_environment(settings: Settings, extra: dict[str, str] | None = None) -
             "ACTIONS_PORT": str(settings.actions_port),
             "ACTIONS_HOST": settings.actions_host,
             "ACTION_SERVER_TOKEN": action_server_token(settings),
+            # In the environment, which only the owner can read (/proc/<pid>/environ), never
+            # on a command line, which every user's `ps` lists.
+            "RASA_API_TOKEN": rasa_api_token(settings),
             "TRACKER_DB": str(settings.var_dir / "tracker.db"),
             "VAR_DIR": str(settings.var_dir),
             "DATABASE_URL": settings.database_url,
@@ -128,8 +131,7 @@ class Stack:
         )
         self.processes.append(actions)
         # The HTTP API reads and changes conversations: it always wants the token, which the
-        # server reads from its file itself (an argument would show in everyone's `ps`).
-        rasa_api_token(self.settings)
+        # server takes from its environment (an argument would show in everyone's `ps`).
         command = [
             sys.executable, "-m", "connectors.rasa_server", "run",
             "--model", str(self.model_path), "--enable-api",

@@ -348,7 +348,8 @@ async def queue_live(request: Request) -> Response:
     async def changes() -> AsyncIterator[str]:
         seen = await asyncio.to_thread(console.desk.queue_fingerprint)
         waiting = await asyncio.to_thread(console.desk.waiting_ids)
-        yield "retry: 1000\n\n"
+        # As for a conversation: rows drawn before the stream opened are fetched once more.
+        yield "retry: 1000\n\nevent: queue\ndata: 0\n\n"
         async for _ in _ticks(request):
             current = await asyncio.to_thread(console.desk.queue_fingerprint)
             if current == seen:
@@ -525,7 +526,9 @@ async def handoff_live(request: Request) -> Response:
 
     async def changes() -> AsyncIterator[str]:
         seen = await state()
-        yield "retry: 1000\n\n"
+        # The page was drawn a moment before this stream opened: a message that came in
+        # between would otherwise wait for the next one. One refresh at the start closes it.
+        yield "retry: 1000\n\nevent: transcript\ndata: new\n\n"
         async for _ in _ticks(request):
             current = await state()
             if current == seen:
