@@ -11,6 +11,8 @@ import time
 
 import httpx
 import socketio
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.leads.database import engine_for
 from bot.leads.schema import Handoff
@@ -33,9 +35,6 @@ def _csrf(html: str) -> str:
 
 
 def _handoff_of(desk: StaffDesk, conversation_id: str) -> str | None:
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
     with Session(desk.engine) as session:
         return session.scalar(select(Handoff.id).where(
             Handoff.conversation_id == conversation_id))

@@ -184,7 +184,9 @@ def _page(request: Request, template: str, context: dict[str, Any],
     account = account or getattr(request.state, "account", None)
     session = session or getattr(request.state, "session", None)
     notice = CONSOLE_WORDS["notices"].get(request.query_params.get("notice") or "")
-    if notice and "{" in notice:
+    try:
+        notice = notice and notice.format(**context.pop("notice_values", {}))
+    except KeyError:
         notice = None  # a notice with blanks only shows where its page fills them in
     return console.templates.TemplateResponse(request, template, {
         "account": account, "csrf": session.csrf_token if session else "",
@@ -479,11 +481,9 @@ async def _handoff_view(request: Request, extra: dict[str, Any] | None = None,
     canned = await asyncio.to_thread(console.desk.canned_replies)
     colleagues = (await asyncio.to_thread(console.desk.accounts)) if account.is_admin else []
     mine = detail.handoff.status == CLAIMED and detail.handoff.claimed_by == account.username
-    extra = {"draft": {}, **(extra or {})}
-    if request.query_params.get("notice") == "taken":
-        # Who won the race, so the counselor knows whom to ask.
-        extra["notice"] = CONSOLE_WORDS["notices"]["taken"].format(
-            holder=detail.handoff.claimed_by_name or detail.handoff.claimed_by or "A colleague")
+    # Who won a claim race, so the counselor knows whom to ask ("taken" names them).
+    holder = detail.handoff.claimed_by_name or detail.handoff.claimed_by or "A colleague"
+    extra = {"draft": {}, "notice_values": {"holder": holder}, **(extra or {})}
     return _page(request, "handoff.html", {**extra,
         "detail": detail, "h": detail.handoff, "transcript": transcript, "mine": mine,
         "canned": canned, "colleagues": [c for c in colleagues if not c.disabled],
