@@ -7,7 +7,8 @@ PY          := $(VENV)/bin/python
 RASA        := $(VENV)/bin/rasa
 STAMP       := $(VENV)/.installed
 MODEL       := models/assistant.tar.gz
-TRAIN_INPUTS := config.yml $(shell find bot/domain bot/data -name '*.yml' 2>/dev/null) \
+TRAIN_INPUTS := config.yml bot/facility_faq.yml bot/facility_faq.py \
+                $(shell find bot/domain bot/data -name '*.yml' 2>/dev/null) \
                 $(shell find bot/nlu bot/policies bot/safety -name '*.py' 2>/dev/null)
 RASA_PATHS  := --domain bot/domain --data bot/data --config config.yml
 
@@ -60,6 +61,7 @@ browser:
 # The model is dated when training started, not when it ended, so a file edited while
 # training ran is newer than the model and the next run trains again.
 $(MODEL): $(STAMP) $(TRAIN_INPUTS)
+	@$(PY) -m bot.facility_faq
 	@started=$$(date +%Y%m%d%H%M.%S) && \
 	  $(RASA) train $(RASA_PATHS) --out models --fixed-model-name assistant && \
 	  touch -t $$started $@

@@ -5,7 +5,8 @@ Pure Python (no Rasa import) so it is tested as plain functions.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -45,6 +46,9 @@ class FacilityProfile:
     detox_on_site: bool
     medication_treatment: bool
     specialty_tracks: tuple[str, ...]
+    # The answers to the long tail of questions (`details:` in the profile), by name; a fact
+    # the center left empty is absent, so its topic says "I don't have that detail".
+    details: Mapping[str, str] = field(default_factory=dict)
 
     def is_admissions_open(self, now: dt.datetime) -> bool:
         """True when a counselor is on shift at `now` (any tz-aware datetime)."""
@@ -136,6 +140,10 @@ class FacilityProfile:
             "facility_tracks": join_words(self.specialty_tracks) or "general adult groups",
         }
 
+    def detail_values(self) -> dict[str, str]:
+        """Values for the `{facility_<detail>}` placeholders of the long-tail answers."""
+        return {f"facility_{name}": value for name, value in self.details.items()}
+
 
 def join_words(items: tuple[str, ...] | list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
@@ -205,7 +213,26 @@ def parse_profile(data: dict) -> FacilityProfile:
         detox_on_site=bool(data.get("detox_on_site", False)),
         medication_treatment=bool(data.get("medication_treatment", False)),
         specialty_tracks=tuple(str(t) for t in data.get("specialty_tracks") or ()),
+        details=_parse_details(data.get("details")),
     )
+
+
+def _parse_details(raw: object) -> dict[str, str]:
+    """`details:` as name -> phrase; a list becomes "a, b and c"; empty values are dropped."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise FacilityProfileError("details must be a mapping of names to phrases")
+    details = {}
+    for name, value in raw.items():
+        if isinstance(value, (list, tuple)):
+            value = join_words([str(item).strip() for item in value if item is not None])
+        elif isinstance(value, dict):
+            raise FacilityProfileError(f"details.{name} must be a phrase or a list, not a mapping")
+        text = "" if value is None or isinstance(value, bool) else str(value).strip()
+        if text:
+            details[str(name)] = text
+    return details
 
 
 def load_profile(path: Path) -> FacilityProfile:

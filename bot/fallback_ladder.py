@@ -5,32 +5,12 @@ the offer of a counselor. Never a dead end.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
-MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
+from bot.faq_topics import FaqTopic, topic_key
 
-# How each FAQ topic is named when the assistant asks "Did you mean ...?".
-TOPIC_LABELS = {
-    "faq/what_is_iop": "what IOP is",
-    "faq/what_happens": "what happens in IOP",
-    "faq/duration": "how long it lasts",
-    "faq/schedule": "the weekly schedule",
-    "faq/cost": "cost",
-    "faq/insurance": "insurance",
-    "faq/detox": "detox",
-    "faq/eligibility": "who IOP is for",
-    "faq/levels_of_care": "levels of care",
-    "faq/family": "family involvement",
-    "faq/co_occurring": "mental health care",
-    "faq/telehealth": "telehealth",
-    "faq/confidentiality": "privacy",
-    "faq/medication": "medication",
-    "faq/aftercare": "aftercare",
-    "faq/effectiveness": "whether IOP works",
-    "faq/location_hours": "our location and hours",
-    "faq/support_groups": "support groups",
-}
+MISS_INTENTS = frozenset({"nlu_fallback", "out_of_scope"})
 
 FallbackStep = Literal["empty", "clarify_topics", "clarify_generic", "offer_counselor"]
 
@@ -50,11 +30,15 @@ def has_words(text: str | None) -> bool:
     return any(character.isalnum() for character in text or "")
 
 
-def closest_topics(response_ranking: list[dict], limit: int = 2) -> list[str]:
+def closest_topics(
+    response_ranking: list[dict], topics: Mapping[str, FaqTopic], language: str | None = None,
+    limit: int = 2,
+) -> list[str]:
     """Readable names of the FAQ topics the response selector ranked highest."""
     labels = []
     for candidate in response_ranking:
-        label = TOPIC_LABELS.get(candidate.get("intent_response_key", ""))
+        topic = topics.get(topic_key(candidate.get("intent_response_key")) or "")
+        label = topic.label(language) if topic else None
         if label and label not in labels:
             labels.append(label)
         if len(labels) == limit:

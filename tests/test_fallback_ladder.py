@@ -8,6 +8,7 @@ from bot.fallback_ladder import (
     next_fallback_step,
     or_list,
 )
+from bot.faq_topics import load_topics
 
 
 @pytest.mark.parametrize(
@@ -46,12 +47,12 @@ def test_closest_topics_names_the_top_distinct_topics():
         {"intent_response_key": "faq/insurance", "confidence": 0.3},
         {"intent_response_key": "faq/detox", "confidence": 0.2},
     ]
-    assert closest_topics(ranking) == ["cost", "insurance"]
-    assert or_list(closest_topics(ranking, limit=3)) == "cost, insurance or detox"
+    assert closest_topics(ranking, load_topics()) == ["cost", "insurance"]
+    assert or_list(closest_topics(ranking, load_topics(), limit=3)) == "cost, insurance or detox"
 
 
 def test_closest_topics_ignores_unknown_keys():
-    assert closest_topics([{"intent_response_key": "faq/unknown"}, {}]) == []
+    assert closest_topics([{"intent_response_key": "faq/unknown"}, {}], load_topics()) == []
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,20 @@ RUNTIME_VALUES = {
     "name": "Maximiliana-Josephine-Alexand",  # a first name is cut at 30 characters
     "relation": "your relative",
     "known_phone": "(312) 555-0142",
+    "topic_label": "women's, men's and LGBTQ+ groups",
+    "insurer": "Blue Cross Blue Shield",
 }
 
 
+# A detail the sample profile leaves empty, at the length its comment allows (about 150).
+UNFILLED_DETAIL = ("The whole building and grounds are smoke-free, vapes included; there is "
+                   "a smoking area by the parking lot, and we offer help quitting nicotine.")
+
+
 def _fill(text: str, values: dict[str, str]) -> str:
-    return string.Formatter().vformat(text, (), values)
+    missing = {name: UNFILLED_DETAIL for name in PLACEHOLDER.findall(text)
+               if name.startswith("facility_") and name not in values}
+    return string.Formatter().vformat(text, (), {**missing, **values})
 
 
 def _all_texts(responses, channel=None):
@@ -36,14 +45,17 @@ def _all_texts(responses, channel=None):
 
 
 def test_every_placeholder_is_a_profile_value_or_runtime_value(responses, profile):
-    known = set(profile.reply_slots()) | set(RUNTIME_VALUES)
+    from bot.faq_topics import known_details, load_topics
+
+    details = {f"facility_{name}" for name in known_details(load_topics())}
+    known = set(profile.reply_slots()) | details | set(RUNTIME_VALUES)
     for name, text in _all_texts(responses):
         assert set(PLACEHOLDER.findall(text)) <= known, name
 
 
 def test_every_reply_fits_one_sms_once_filled(responses, profile):
     """Written replies (not the ones said on a call) fit in one 320-character text."""
-    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    values = {**profile.reply_slots(), **profile.detail_values(), **RUNTIME_VALUES}
     too_long = {
         name: len(_fill(text, values))
         for name, text in _all_texts(responses, channel="")
@@ -53,7 +65,7 @@ def test_every_reply_fits_one_sms_once_filled(responses, profile):
 
 
 def test_no_reply_promises_coverage_outcome_or_diagnosis(responses, profile):
-    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    values = {**profile.reply_slots(), **profile.detail_values(), **RUNTIME_VALUES}
     for name, text in _all_texts(responses):
         assert not PROMISES.search(_fill(text, values)), name
 
@@ -72,7 +84,7 @@ def test_every_faq_answer_offers_the_prescreen(responses):
 
 def test_replies_read_well_aloud(responses, profile):
     # No links, markdown or emoji: the same text is spoken on the phone line.
-    values = {**profile.reply_slots(), **RUNTIME_VALUES}
+    values = {**profile.reply_slots(), **profile.detail_values(), **RUNTIME_VALUES}
     for name, text in _all_texts(responses):
         assert not re.search(r"https?://|[*_#`\[\]]|[\U0001F300-\U0001FAFF]",
                              _fill(text, values)), name
@@ -134,3 +146,15 @@ def test_on_a_call_crisis_replies_offer_988_and_handoffs_transfer_or_say_goodbye
         assert voice[name]["custom"] == {"voice": "hang_up"} and "call you" in voice[name]["text"]
     assert "press 0" in voice["utter_disclosure"]["text"].lower()
     assert "automated" in voice["utter_disclosure"]["text"]
+
+
+
+def test_each_topic_answer_uses_only_the_profile_details_its_topic_needs(responses, profile):
+    """A detail the catalogue does not list would not be checked for, and an empty one
+    would leave a gap in the reply instead of the honest "I don't have that detail"."""
+    from bot.faq_topics import load_topics
+
+    for key, topic in load_topics().items():
+        for variant in responses.get(f"utter_faq/{key}", []):
+            used = set(PLACEHOLDER.findall(variant["text"])) - set(profile.reply_slots())
+            assert used <= {f"facility_{name}" for name in topic.needs}, key

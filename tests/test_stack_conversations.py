@@ -68,7 +68,7 @@ def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, ques
         ("how many weeks does the program last", "duration"),
         ("do you have evening groups? i work days", "schedule"),
         ("how much does it cost", "cost"),
-        ("do u take bcbs", "insurance"),
+        ("do you take insurance", "insurance"),
         ("does my husband need detox before starting", "detox"),
         ("is iop right for my son", "eligibility"),
         ("what's the difference between php and iop", "levels_of_care"),
@@ -76,7 +76,7 @@ def test_asked_whether_it_is_a_person_it_says_it_is_automated(talk, filled, ques
         ("I have depression and I drink, can you treat both?", "co_occurring"),
         ("can I do it online from home", "telehealth"),
         ("will my employer find out", "confidentiality"),
-        ("can I stay on suboxone", "medication"),
+        ("can you prescribe medication for cravings", "medication"),
         ("what happens when I finish the program", "aftercare"),
         ("does iop actually work", "effectiveness"),
         ("where are you located", "location_hours"),
@@ -88,6 +88,67 @@ def test_faq_question_gets_that_topics_answer_filled_from_the_profile(talk, fill
     replies = talk(question)
     assert replies[-1] == filled(f"utter_faq/{topic}")
     assert "{" not in replies[-1]
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("do they test you for drugs while you're in the program", "drug_testing"),
+        ("what happens if i use again while i'm in treatment", "relapse_in_program"),
+        ("my daughter is 15, is she old enough for your program", "age_range"),
+        ("are you closed on thanksgiving", "holidays"),
+        ("can you help me get a ride to group", "getting_here"),
+        ("i'm on suboxone, can i still join", "on_medication"),
+        ("do you treat people addicted to cocaine", "substances"),
+        ("my husband has a gambling problem, do you treat that", "other_addictions"),
+        ("can i pay a little each month", "payment_plans"),
+        ("is your center accredited", "accreditation"),
+    ],
+)
+def test_a_long_tail_question_gets_its_topics_answer_filled_from_the_profile(
+        talk, filled, profile, question, topic):
+    reply = talk(question)[-1]
+    assert reply == filled(f"utter_faq/{topic}", **profile.detail_values())
+    assert "{" not in reply
+
+
+@pytest.mark.parametrize(
+    "question, response, insurer",
+    [
+        ("does tricare work for this", "utter_insurance_not_listed", "Tricare"),
+        ("do u take bcbs", "utter_insurance_listed", "Blue Cross Blue Shield"),
+        ("i have humana through my job, is that ok", "utter_insurance_not_listed", "Humana"),
+    ],
+)
+def test_a_named_insurance_plan_is_told_plainly_whether_it_is_on_the_list(
+        talk, filled, question, response, insurer):
+    assert talk(question)[-1] == filled(response, insurer=insurer)
+
+
+def test_a_topic_the_profile_leaves_empty_gets_an_honest_i_dont_have_that_detail(talk, filled):
+    reply = talk("can i bring my emotional support dog to group")[-1]
+    assert reply == filled("utter_faq_no_detail", topic_label="service animals")
+
+
+@pytest.mark.parametrize("question", ["do you offer reiki sessions",
+                                      "is there a swimming pool at the center"])
+def test_a_question_no_topic_covers_gets_i_dont_know_and_a_person(talk, filled, question):
+    assert talk(question)[-1] == filled("utter_question_not_covered")
+
+
+def test_a_centers_own_question_is_answered_from_its_faq_file(talk):
+    from bot.facility_faq import load_facility_faq
+
+    (question,) = load_facility_faq()
+    assert talk("will i get a certificate of completion at the end")[-1] == question.answer
+
+
+def test_a_long_tail_question_mid_prescreen_is_answered_then_the_prescreen_resumes(
+        talk, filled):
+    assert "for you, or for someone" in talk("I'm ready to get started")[-1]
+    replies = talk("wait, is there a place to smoke on breaks?")
+    assert replies[0] == filled("utter_faq_no_detail", topic_label="smoking and vaping")
+    assert "for you, or for someone" in replies[-1]
 
 
 # Every letter that has a Cyrillic look-alike swapped for it, as a "fancy text" keyboard or a

@@ -12,6 +12,7 @@ from bot.actions.facility_context import current_profile
 from bot.actions.handoff import hand_off
 from bot.actions.lead_from_tracker import partial_lead_from
 from bot.fallback_ladder import closest_topics, consecutive_misses, next_fallback_step, or_list
+from bot.faq_topics import load_topics
 from bot.leads.submission import HandoffPriority
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class ActionFallbackLadder(Action):
         ranking = (
             ((latest.get("response_selector") or {}).get("faq") or {}).get("ranking") or []
         )
-        topics = closest_topics(ranking)
+        topics = closest_topics(ranking, load_topics(), tracker.get_slot("language"))
         if step == "clarify_topics" and not topics:
             step = "clarify_generic"
         logger.info("fallback ladder: step=%s misses=%d", step, misses)

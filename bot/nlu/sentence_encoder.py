@@ -39,6 +39,8 @@ OFFICIAL_SHA256 = {
 # reference implementation cuts them.
 MAX_TOKENS = 256
 DIMENSIONS = 384
+# Vectors kept for texts seen lately (1.5 KB each): the training examples, then recent messages.
+RECENT_VECTORS = 8192
 
 
 class ModelFilesError(RuntimeError):
@@ -99,12 +101,23 @@ class SentenceEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._recent: dict[bytes, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         for row, text in enumerate(texts):
-            ids = self._tokenizer.encode(text or "").ids
-            vectors[row] = self._sentence_vector(np.asarray(ids, dtype=np.int64))
+            # Two components read the same message's vector (the second opinion and the
+            # answer-coverage check), and training encodes every example for both: each
+            # text is encoded once. Keyed by a digest, so the cache holds no message text.
+            digest = hashlib.blake2b((text or "").encode("utf-8"), digest_size=16).digest()
+            vector = self._recent.get(digest)
+            if vector is None:
+                ids = self._tokenizer.encode(text or "").ids
+                vector = self._sentence_vector(np.asarray(ids, dtype=np.int64))
+                if len(self._recent) >= RECENT_VECTORS:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[digest] = vector
+            vectors[row] = vector
         return vectors
 
     def _sentence_vector(self, ids: np.ndarray) -> np.ndarray:

@@ -49,7 +49,7 @@ _STOP = re.compile(r"^(stop|quit|cancel|exit|end|never ?mind|nevermind|nvm|later
                    r"i don't want to do this|i don't want to do this anymore|stop asking)\b")
 # Intents the pre-screen rules answer in the middle of the form before asking again. A
 # message in another language that still reads as an answer ("tengo 45 años") is kept.
-ANSWERED_MID_FORM = ("faq", "ask_about_bot", "other_language")
+ANSWERED_MID_FORM = ("faq", "question_not_covered", "ask_about_bot", "other_language")
 _QUESTION_WORDS = re.compile(r"^(what|how|do|does|is|are|can|will|who|where|when|why|which)\b")
 
 

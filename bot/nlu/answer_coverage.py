@@ -1,0 +1,204 @@
+"""Rasa NLU component: a question no FAQ topic really covers gets "I don't know", not the
+nearest canned answer.
+
+The classifiers always pick some topic, so "do you offer acupuncture" was answered with
+what happens in groups. Here the picked topic must have a training example close in
+meaning to the question (the sentence encoder's cosine similarity to the topic's nearest
+example). The question is turned away, as `question_not_covered`, when
+- that similarity is below `min_similarity` and either the classifiers were unsure
+  (blended confidence below `sure_above`) or a known unanswerable question
+  (bot/data/nlu/not_covered.yml) is about as close (within `unanswerable_margin`); or
+- a known unanswerable question is clearly closer than any example of the topic (by more
+  than `unanswerable_lead`).
+The assistant then says it doesn't have a reliable answer and offers a counselor.
+
+Why similarity and not confidence alone: confidence says which topic is likelier than the
+others, not whether any of them is about the question; "do you have a chaplain" was 94%
+support groups. Why not similarity alone: a short, plain paraphrase ("is bcbs accepted
+there") can sit far from every example while the classifiers are rightly sure. `make
+nlu-report` replays the thresholds and shows what each costs in right answers.
+
+It runs after FallbackClassifier (a fallback is left to the fallback ladder) and before the
+no-words, language and crisis guards, which can still overrule it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RESPONSE_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.sentence_encoder import ModelFilesError, default_encoder
+from bot.nlu.topic_second_opinion import classifier_text
+
+logger = logging.getLogger(__name__)
+
+NOT_COVERED_INTENT = "question_not_covered"
+# What the parse result carries for tuning: the topic judged and its nearest example's
+# similarity (numbers only, never text).
+COVERAGE_KEY = "answer_coverage"
+VECTORS_FILE = "topic_example_vectors.npz"
+# Where the unanswerable examples' vectors are kept beside the topics'.
+UNANSWERABLE = "unanswerable"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class AnswerCoverage(GraphComponent, IntentClassifier):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            # The retrieval intent whose topics are checked.
+            "retrieval_intent": "faq",
+            # Cosine similarity to the picked topic's nearest training example below which
+            # the question may be turned away. 0 switches the check off.
+            "min_similarity": 0.6,
+            # Blended confidence at or above which a low similarity alone does not turn a
+            # question away.
+            "sure_above": 0.8,
+            # The intent whose examples are questions no topic answers.
+            "unanswerable_intent": NOT_COVERED_INTENT,
+            "unanswerable_margin": 0.05,
+            "unanswerable_lead": 0.1,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        vectors: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.component_config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        # Topic key (`faq/cost`) -> its examples' unit vectors, one row each.
+        self._vectors = vectors or {}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> AnswerCoverage:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        prefix = self.component_config["retrieval_intent"] + "/"
+        unanswerable = self.component_config["unanswerable_intent"]
+        by_topic: dict[str, list[str]] = {}
+        for example in training_data.intent_examples:
+            key = example.get(INTENT_RESPONSE_KEY)
+            if not example.get(TEXT):
+                continue
+            if key and key.startswith(prefix):
+                by_topic.setdefault(key, []).append(classifier_text(example))
+            elif example.get(INTENT) == unanswerable:
+                by_topic.setdefault(UNANSWERABLE, []).append(classifier_text(example))
+        try:
+            encoder = default_encoder()
+        except ModelFilesError as error:
+            logger.warning("answer coverage not trained (%s); every topic is answered", error)
+            return self._resource
+        self._vectors = {key: encoder.encode(texts) for key, texts in by_topic.items()}
+        with self._model_storage.write_to(self._resource) as model_dir:
+            np.savez_compressed(model_dir / VECTORS_FILE, **_file_safe(self._vectors))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> AnswerCoverage:
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                # allow_pickle=False: the file holds plain float arrays and nothing else.
+                with np.load(model_dir / VECTORS_FILE, allow_pickle=False) as stored:
+                    vectors = _from_file_safe({name: stored[name] for name in stored.files})
+            default_encoder()
+        except (ValueError, OSError, ModelFilesError) as error:
+            logger.warning("answer coverage not loaded (%s); every topic is answered", error)
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, vectors)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        config = self.component_config
+        if not self._vectors or float(config["min_similarity"]) <= 0:
+            return messages
+        judged = [(m, self._picked_topic(m, config["retrieval_intent"])) for m in messages]
+        judged = [(m, key) for m, key in judged if key in self._vectors]
+        if not judged:
+            return messages
+        vectors = default_encoder().encode([classifier_text(m) for m, _ in judged])
+        unanswerable = self._vectors.get(UNANSWERABLE)
+        for (message, key), vector in zip(judged, vectors, strict=True):
+            evidence = {
+                "topic": key,
+                "similarity": round(float(np.max(self._vectors[key] @ vector)), 4),
+                "unanswerable_similarity": (
+                    round(float(np.max(unanswerable @ vector)), 4)
+                    if unanswerable is not None else None),
+                "confidence": round(float(
+                    (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0), 4),
+            }
+            message.set(COVERAGE_KEY, evidence, add_to_output=True)
+            if not is_covered(evidence, config):
+                logger.info("question not covered: nearest %s example at %.2f",
+                            key, evidence["similarity"])
+                message.set(INTENT, {INTENT_NAME_KEY: NOT_COVERED_INTENT,
+                                     PREDICTED_CONFIDENCE_KEY: evidence["confidence"]},
+                            add_to_output=True)
+        return messages
+
+    @staticmethod
+    def _picked_topic(message: Message, retrieval_intent: str) -> str | None:
+        if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != retrieval_intent:
+            return None
+        selection = (message.get("response_selector") or {}).get(retrieval_intent) or {}
+        return (selection.get("response") or {}).get(INTENT_RESPONSE_KEY)
+
+
+def is_covered(evidence: dict, config: dict) -> bool:
+    """The rule in the module docstring, on the numbers `process` records; also used by
+    `make nlu-report` to replay other thresholds."""
+    similarity, confidence = evidence["similarity"], evidence["confidence"]
+    nearest_unanswerable = evidence.get("unanswerable_similarity")
+    if nearest_unanswerable is not None and (
+            nearest_unanswerable > similarity + config["unanswerable_lead"]):
+        return False
+    if similarity >= config["min_similarity"]:
+        return True
+    unanswerable_as_close = nearest_unanswerable is not None and (
+        nearest_unanswerable >= similarity - config["unanswerable_margin"])
+    return confidence >= config["sure_above"] and not unanswerable_as_close
+
+
+# npz member names cannot hold "/": `faq/cost` is stored as `faq__cost`.
+def _file_safe(vectors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {key.replace("/", "__"): value for key, value in vectors.items()}
+
+
+def _from_file_safe(stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name.replace("__", "/", 1): value for name, value in stored.items()}

@@ -1,0 +1,94 @@
+"""The coverage check: a question no topic's examples come near gets `question_not_covered`."""
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.answer_coverage import AnswerCoverage
+
+TOPICS = {
+    "faq/drug_testing": ["do you drug test", "will i have to give a urine sample",
+                         "are there random drug screens", "do you test for alcohol"],
+    "faq/cost": ["how much does it cost", "what is the price per week",
+                 "how much would i pay out of pocket", "is it expensive"],
+}
+
+
+UNANSWERABLE = ["is there a swimming pool", "do you have a gym", "can i get a massage there",
+                "do you offer reiki"]
+
+
+def _training_data() -> TrainingData:
+    return TrainingData([
+        Message.build(text, intent="faq", intent_response_key=key)
+        for key, texts in TOPICS.items() for text in texts
+    ] + [Message.build("hello there", intent="greet")]
+      + [Message.build(text, intent="question_not_covered") for text in UNANSWERABLE])
+
+
+def _picked(text: str, key: str, intent: str = "faq", confidence: float = 0.5) -> Message:
+    message = Message.build(text)
+    message.set("intent", {"name": intent, "confidence": confidence}, add_to_output=True)
+    message.set("response_selector", {"faq": {"response": {"intent_response_key": key}}},
+                add_to_output=True)
+    return message
+
+
+def _component(tmp_path, **config):
+    storage, resource = LocalModelStorage(tmp_path), Resource("coverage")
+    context = ExecutionContext(GraphSchema({}), "test")
+    settings = {**AnswerCoverage.get_default_config(), **config}
+    AnswerCoverage.create(settings, storage, resource, context).train(_training_data())
+    # Loaded back from the model storage, as the Rasa server runs it.
+    return AnswerCoverage.load(settings, storage, resource, context)
+
+
+def test_a_question_close_to_the_topics_examples_keeps_its_topic(tmp_path):
+    [message] = _component(tmp_path).process(
+        [_picked("do they test you for drugs there", "faq/drug_testing")])
+    assert message.get("intent")["name"] == "faq"
+    assert message.get("answer_coverage")["similarity"] >= 0.6
+
+
+def test_a_question_far_from_the_picked_topics_examples_is_not_covered(tmp_path):
+    # The classifiers picked "drug testing" for lack of anything better.
+    [message] = _component(tmp_path).process(
+        [_picked("do you offer acupuncture", "faq/drug_testing")])
+    assert message.get("intent")["name"] == "question_not_covered"
+    coverage = message.get("answer_coverage")
+    assert coverage["topic"] == "faq/drug_testing" and coverage["similarity"] < 0.6
+
+
+def test_a_sure_pick_far_from_the_examples_is_kept_unless_an_unanswerable_one_is_as_close(
+        tmp_path):
+    component = _component(tmp_path, min_similarity=0.95)
+    [sure] = component.process([_picked("pee test?", "faq/drug_testing", confidence=0.95)])
+    assert sure.get("intent")["name"] == "faq"
+    [unsure] = component.process([_picked("pee test?", "faq/drug_testing", confidence=0.5)])
+    assert unsure.get("intent")["name"] == "question_not_covered"
+
+
+def test_a_question_nearer_a_known_unanswerable_one_is_not_covered_however_sure(tmp_path):
+    [message] = _component(tmp_path).process(
+        [_picked("is there a pool for swimming", "faq/cost", confidence=0.99)])
+    assert message.get("intent")["name"] == "question_not_covered"
+    coverage = message.get("answer_coverage")
+    assert coverage["unanswerable_similarity"] > coverage["similarity"] + 0.1
+
+
+def test_other_intents_and_a_threshold_of_zero_are_left_alone(tmp_path):
+    [greeting] = _component(tmp_path).process(
+        [_picked("do you offer acupuncture", "faq/cost", intent="greet")])
+    assert greeting.get("intent")["name"] == "greet"
+    [unchecked] = _component(tmp_path, min_similarity=0).process(
+        [_picked("do you offer acupuncture", "faq/cost")])
+    assert unchecked.get("intent")["name"] == "faq"
+
+
+def test_without_a_trained_model_every_topic_is_answered(tmp_path):
+    storage = LocalModelStorage(tmp_path)
+    loaded = AnswerCoverage.load(AnswerCoverage.get_default_config(), storage,
+                                 Resource("never_trained"), ExecutionContext(GraphSchema({}), "t"))
+    [message] = loaded.process([_picked("do you offer acupuncture", "faq/cost")])
+    assert message.get("intent")["name"] == "faq"
