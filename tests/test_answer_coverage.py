@@ -77,6 +77,21 @@ def test_a_question_nearer_a_known_unanswerable_one_is_not_covered_however_sure(
     assert coverage["unanswerable_similarity"] > coverage["similarity"] + 0.1
 
 
+def test_a_key_term_of_the_topic_keeps_it_however_far_the_examples_are(tmp_path):
+    data = _training_data()
+    data.lookup_tables = [{"name": "insurer", "elements": ["bcbs", "aetna"]}]
+    storage, resource = LocalModelStorage(tmp_path), Resource("with_terms")
+    context = ExecutionContext(GraphSchema({}), "test")
+    settings = {**AnswerCoverage.get_default_config(), "min_similarity": 0.99,
+                "key_terms": {"faq/cost": "insurer"}}
+    AnswerCoverage.create(settings, storage, resource, context).train(data)
+    component = AnswerCoverage.load(settings, storage, resource, context)
+    [named] = component.process([_picked("u take bcbs?", "faq/cost")])
+    assert named.get("intent")["name"] == "faq"
+    [unnamed] = component.process([_picked("u take it?", "faq/cost")])
+    assert unnamed.get("intent")["name"] == "question_not_covered"
+
+
 def test_other_intents_and_a_threshold_of_zero_are_left_alone(tmp_path):
     [greeting] = _component(tmp_path).process(
         [_picked("do you offer acupuncture", "faq/cost", intent="greet")])

@@ -165,7 +165,7 @@ _CYRILLIC_LOOK_ALIKES = str.maketrans({"a": "\u0430", "c": "\u0441", "e": "\u043
             ("how much does it cost", "cost"),
             ("do you take insurance", "insurance"),
             ("what is iop", "what_is_iop"),
-            ("can i stay on suboxone", "medication"),
+            ("can i stay on suboxone", "on_medication"),
             ("will my employer find out", "confidentiality"),
         ]],
         # Small capitals.
@@ -173,8 +173,9 @@ _CYRILLIC_LOOK_ALIKES = str.maketrans({"a": "\u0430", "c": "\u0441", "e": "\u043
          "\u029f\u1d0f\u1d04\u1d00\u1d1b\u1d07\u1d05", "location_hours"),
     ],
 )
-def test_look_alike_letters_get_the_same_answer_as_plain_ones(talk, filled, question, topic):
-    assert talk(question)[-1] == filled(f"utter_faq/{topic}")
+def test_look_alike_letters_get_the_same_answer_as_plain_ones(talk, filled, profile, question,
+                                                              topic):
+    assert talk(question)[-1] == filled(f"utter_faq/{topic}", **profile.detail_values())
 
 
 # Every crisis and hard-topic phrasing, first message and mid-pre-screen, on the website, by

@@ -10,7 +10,10 @@ example). The question is turned away, as `question_not_covered`, when
   (bot/data/nlu/not_covered.yml) is about as close (within `unanswerable_margin`); or
 - a known unanswerable question is clearly closer than any example of the topic (by more
   than `unanswerable_lead`).
-The assistant then says it doesn't have a reliable answer and offers a counselor.
+The assistant then says it doesn't have a reliable answer and offers a counselor. A topic
+may name a lookup list of its key terms (`key_terms`): a question using one of them is
+about that topic whatever the similarity, as "do u take bcbs" names a plan and the
+insurance answer says whether that plan is accepted.
 
 Why similarity and not confidence alone: confidence says which topic is likelier than the
 others, not whether any of them is about the question; "do you have a chaplain" was 94%
@@ -23,6 +26,7 @@ no-words, language and crisis guards, which can still overrule it.
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -42,6 +46,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.lookup_features import lookup_lists, lookup_pattern
 from bot.nlu.sentence_encoder import ModelFilesError, default_encoder
 from bot.nlu.topic_second_opinion import classifier_text
 
@@ -52,6 +57,7 @@ NOT_COVERED_INTENT = "question_not_covered"
 # similarity (numbers only, never text).
 COVERAGE_KEY = "answer_coverage"
 VECTORS_FILE = "topic_example_vectors.npz"
+KEY_TERMS_FILE = "topic_key_terms.json"
 # Where the unanswerable examples' vectors are kept beside the topics'.
 UNANSWERABLE = "unanswerable"
 
@@ -73,6 +79,9 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
             "unanswerable_intent": NOT_COVERED_INTENT,
             "unanswerable_margin": 0.05,
             "unanswerable_lead": 0.1,
+            # Topic (`faq/insurance`) -> the lookup list (bot/data/nlu/lookups.yml) of terms
+            # that put a question on that topic.
+            "key_terms": {},
         }
 
     def __init__(
@@ -81,12 +90,15 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         model_storage: ModelStorage,
         resource: Resource,
         vectors: dict[str, np.ndarray] | None = None,
+        key_terms: dict[str, list[str]] | None = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
         self._resource = resource
         # Topic key (`faq/cost`) -> its examples' unit vectors, one row each.
         self._vectors = vectors or {}
+        # Topic key -> the terms of its lookup list, as plain strings.
+        self._key_terms = key_terms or {}
 
     @classmethod
     def create(
@@ -116,8 +128,13 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
             logger.warning("answer coverage not trained (%s); every topic is answered", error)
             return self._resource
         self._vectors = {key: encoder.encode(texts) for key, texts in by_topic.items()}
+        lookups = {table["name"]: table["elements"] for table in lookup_lists(training_data)}
+        self._key_terms = {topic: lookups.get(name, [])
+                           for topic, name in self.component_config["key_terms"].items()}
         with self._model_storage.write_to(self._resource) as model_dir:
             np.savez_compressed(model_dir / VECTORS_FILE, **_file_safe(self._vectors))
+            (model_dir / KEY_TERMS_FILE).write_text(json.dumps(self._key_terms),
+                                                    encoding="utf-8")
         return self._resource
 
     @classmethod
@@ -134,11 +151,12 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 # allow_pickle=False: the file holds plain float arrays and nothing else.
                 with np.load(model_dir / VECTORS_FILE, allow_pickle=False) as stored:
                     vectors = _from_file_safe({name: stored[name] for name in stored.files})
+                key_terms = json.loads((model_dir / KEY_TERMS_FILE).read_text(encoding="utf-8"))
             default_encoder()
         except (ValueError, OSError, ModelFilesError) as error:
             logger.warning("answer coverage not loaded (%s); every topic is answered", error)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, vectors)
+        return cls(config, model_storage, resource, vectors, key_terms)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -154,8 +172,11 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         vectors = default_encoder().encode([classifier_text(m) for m, _ in judged])
         unanswerable = self._vectors.get(UNANSWERABLE)
         for (message, key), vector in zip(judged, vectors, strict=True):
+            terms = self._key_terms.get(key)
             evidence = {
                 "topic": key,
+                "key_term": bool(terms) and bool(
+                    lookup_pattern(tuple(terms)).search(classifier_text(message))),
                 "similarity": round(float(np.max(self._vectors[key] @ vector)), 4),
                 "unanswerable_similarity": (
                     round(float(np.max(unanswerable @ vector)), 4)
@@ -183,6 +204,8 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
 def is_covered(evidence: dict, config: dict) -> bool:
     """The rule in the module docstring, on the numbers `process` records; also used by
     `make nlu-report` to replay other thresholds."""
+    if evidence.get("key_term"):
+        return True
     similarity, confidence = evidence["similarity"], evidence["confidence"]
     nearest_unanswerable = evidence.get("unanswerable_similarity")
     if nearest_unanswerable is not None and (
