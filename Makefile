@@ -69,6 +69,7 @@ $(MODEL): $(STAMP) $(TRAIN_INPUTS)
 train: $(MODEL)
 
 run: $(MODEL)
+	@$(PY) -m bot.facility_check
 	$(PY) -m scripts.serve
 
 chat: $(STAMP)
@@ -79,6 +80,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check bot connectors scripts tests
 
 validate: $(STAMP)
+	$(PY) -m bot.facility_check
+	$(PY) -m bot.facility_faq
 	$(RASA) data validate $(RASA_PATHS)
 
 unit: $(STAMP)

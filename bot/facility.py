@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+# A detail is put inside a reply that must fit one text message (320 characters).
+MAX_DETAIL_CHARACTERS = 200
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_LABELS = dict(zip(WEEKDAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
                        strict=True))
@@ -218,21 +220,37 @@ def parse_profile(data: dict) -> FacilityProfile:
 
 
 def _parse_details(raw: object) -> dict[str, str]:
-    """`details:` as name -> phrase; a list becomes "a, b and c"; empty values are dropped."""
+    """`details:` as name -> the center's own sentence; empty values are dropped.
+
+    Each reply puts the detail between sentences of its own, so a value is made to read as a
+    sentence: a capital first letter, and a full stop if it has no closing punctuation.
+    """
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise FacilityProfileError("details must be a mapping of names to phrases")
+        raise FacilityProfileError("details must be a mapping of names to sentences")
     details = {}
     for name, value in raw.items():
-        if isinstance(value, (list, tuple)):
-            value = join_words([str(item).strip() for item in value if item is not None])
-        elif isinstance(value, dict):
-            raise FacilityProfileError(f"details.{name} must be a phrase or a list, not a mapping")
-        text = "" if value is None or isinstance(value, bool) else str(value).strip()
+        where = f"details.{name}"
+        if value is not None and not isinstance(value, str):
+            hint = (" (put quotes around it: YAML reads a bare yes/no as true/false)"
+                    if isinstance(value, bool) else "")
+            raise FacilityProfileError(
+                f"{where} must be a sentence in quotes, got {type(value).__name__}{hint}")
+        text = " ".join((value or "").split())
+        if len(text) > MAX_DETAIL_CHARACTERS:
+            raise FacilityProfileError(
+                f"{where} is {len(text)} characters; keep it under {MAX_DETAIL_CHARACTERS} "
+                "so its reply fits one text message")
         if text:
-            details[str(name)] = text
+            details[str(name)] = as_sentence(text)
     return details
+
+
+def as_sentence(text: str) -> str:
+    """'we test weekly' -> 'We test weekly.'; a sentence already ending in . ! ? is kept."""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else f"{text}."
 
 
 def load_profile(path: Path) -> FacilityProfile:

@@ -19,6 +19,7 @@ FACILITY_FAQ_PATH = BOT_DIR / "facility_faq.yml"
 TOPIC_PREFIX = "center_"
 SMS_LIMIT = 320
 MIN_EXAMPLES = 5
+QUESTION_FIELDS = ("key", "label", "examples", "answer")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
@@ -37,7 +38,12 @@ class CenterQuestion:
 def parse_facility_faq(data: object) -> list[CenterQuestion]:
     if data is None:
         return []
-    raw = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise FacilityFaqError("the file must start with `questions:` (see its comments)")
+    unknown = sorted(str(key) for key in data if key != "questions")
+    if unknown:
+        raise FacilityFaqError(f"unknown setting {unknown[0]!r}: the file holds `questions:` only")
+    raw = data.get("questions")
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -47,8 +53,12 @@ def parse_facility_faq(data: object) -> list[CenterQuestion]:
         where = f"question {number}"
         if not isinstance(entry, dict):
             raise FacilityFaqError(f"{where} must have key, label, examples and answer")
-        key = str(entry.get("key") or "")
-        if not _KEY.match(key):
+        unknown = sorted(str(name) for name in entry if name not in QUESTION_FIELDS)
+        if unknown:
+            raise FacilityFaqError(f"{where}: unknown field {unknown[0]!r}; a question has "
+                                   f"{', '.join(QUESTION_FIELDS)}")
+        key = entry.get("key")
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
             raise FacilityFaqError(
                 f"{where}: key must be 2-40 lowercase letters, digits or _, got {key!r}")
         if key in seen:
@@ -58,11 +68,16 @@ def parse_facility_faq(data: object) -> list[CenterQuestion]:
         examples = entry.get("examples")
         if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
             raise FacilityFaqError(f"{where}: examples must be a list of phrasings")
+        if any("\n" in e or "\r" in e for e in examples):
+            raise FacilityFaqError(f"{where}: each example must be one line")
         distinct = list(dict.fromkeys(e.strip() for e in examples if e.strip()))
         if len(distinct) < MIN_EXAMPLES:
             raise FacilityFaqError(
                 f"{where}: give at least {MIN_EXAMPLES} different phrasings, got {len(distinct)}")
-        answer = str(entry.get("answer") or "").strip()
+        answer = entry.get("answer")
+        if answer is not None and not isinstance(answer, str):
+            raise FacilityFaqError(f"{where}: the answer must be text")
+        answer = (answer or "").strip()
         if not answer:
             raise FacilityFaqError(f"{where}: the answer is empty")
         if len(answer) > SMS_LIMIT:
@@ -70,8 +85,13 @@ def parse_facility_faq(data: object) -> list[CenterQuestion]:
                 f"{where}: the answer is {len(answer)} characters; one text message holds "
                 f"{SMS_LIMIT}")
         if "{" in answer or "}" in answer:
-            raise FacilityFaqError(f"{where}: write the answer out in full, without {{ }}")
-        label = str(entry.get("label") or key.replace("_", " ")).strip()
+            raise FacilityFaqError(
+                f"{where}: write the answer out in full (type the phone number itself), "
+                "without { }")
+        label = entry.get("label") or key.replace("_", " ")
+        if not isinstance(label, str) or "\n" in label.strip() or len(label) > 80:
+            raise FacilityFaqError(f"{where}: the label must be a short line of text")
+        label = label.strip()
         questions.append(CenterQuestion(TOPIC_PREFIX + key, label, tuple(distinct), answer))
     return questions
 
@@ -80,11 +100,13 @@ def load_facility_faq(path: Path = FACILITY_FAQ_PATH) -> list[CenterQuestion]:
     """The center's questions; none when the file does not exist."""
     if not path.is_file():
         return []
-    with open(path, encoding="utf-8") as handle:
-        try:
+    try:
+        with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-        except yaml.YAMLError as error:
-            raise FacilityFaqError(f"{path} is not valid YAML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise FacilityFaqError(f"{path} must be saved as UTF-8 text") from error
+    except yaml.YAMLError as error:
+        raise FacilityFaqError(f"{path} is not valid YAML: {error}") from error
     return parse_facility_faq(data)
 
 

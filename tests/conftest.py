@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.facility import load_profile
+from bot.facility_faq import load_facility_faq
 from bot.settings import BOT_DIR, load_settings
 
 DOMAIN_DIR = BOT_DIR / "domain"
@@ -44,6 +45,9 @@ def nlu_examples() -> dict[str, list[str]]:
         examples = [line[2:].strip() for line in block["examples"].splitlines()
                     if line.startswith("- ")]
         by_intent.setdefault(block["intent"], []).extend(examples)
+    # A center's own questions are training examples too (bot/facility_faq.yml).
+    for question in load_facility_faq():
+        by_intent.setdefault(f"faq/{question.key}", []).extend(question.examples)
     return by_intent
 
 

@@ -33,6 +33,12 @@ def test_a_question_becomes_a_center_topic():
         ({"answer": "x" * 321}, "321 characters"),
         ({"answer": "Call {facility_phone}"}, "without"),
         ({"examples": "is there a quiet room"}, "list of phrasings"),
+        ({"key": "quiet\n"}, "key must be"),
+        ({"key": 7}, "key must be"),
+        ({"examples": EXAMPLES[:4] + ["is it calm\n- i want to die"]}, "one line"),
+        ({"answer": [1, 2]}, "must be text"),
+        ({"label": "a\nb"}, "short line"),
+        ({"anwser": "Yes."}, "unknown field 'anwser'"),
     ],
 )
 def test_mistakes_are_refused_with_the_question_and_the_reason(overrides, message):
@@ -43,6 +49,19 @@ def test_mistakes_are_refused_with_the_question_and_the_reason(overrides, messag
 def test_the_same_key_twice_is_refused():
     with pytest.raises(FacilityFaqError, match="used twice"):
         parse_facility_faq({"questions": [_question(), _question()]})
+
+
+@pytest.mark.parametrize("data", [{"question": [_question()]}, [_question()]])
+def test_a_misspelt_or_missing_questions_heading_is_refused_not_ignored(data):
+    with pytest.raises(FacilityFaqError, match="questions:"):
+        parse_facility_faq(data)
+
+
+def test_a_file_not_in_utf8_is_refused_with_a_plain_message(tmp_path):
+    path = tmp_path / "facility_faq.yml"
+    path.write_bytes("questions:\n  - key: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(FacilityFaqError, match="UTF-8"):
+        load_facility_faq(path)
 
 
 def test_no_file_or_an_empty_file_means_no_questions(tmp_path):

@@ -108,3 +108,34 @@ def test_after_hours_callback_names_the_next_opening(profile, local_now, phrase)
 def test_callback_mentions_the_time_the_person_asked_for(profile):
     now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=CHICAGO)
     assert profile.callback_phrase(now, "evenings").endswith("aiming for evenings as you asked")
+
+
+
+def _with_detail(value):
+    raw = _raw()
+    raw["details"]["group_size"] = value
+    return raw
+
+
+def test_a_detail_reads_as_a_sentence_and_an_empty_detail_is_absent():
+    assert parse_profile(_with_detail("groups have   about 10 people")).details[
+        "group_size"] == "Groups have about 10 people."
+    assert parse_profile(_with_detail("Ten at most!")).details["group_size"] == "Ten at most!"
+    assert "group_size" not in parse_profile(_with_detail("")).details
+    assert "group_size" not in parse_profile(_with_detail("   ")).details
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (False, "put quotes around it"),  # `referral: no` without quotes is a YAML boolean
+        (10, "got int"),
+        (float("nan"), "got float"),
+        ({"a": 1}, "got dict"),
+        (["a", "b"], "got list"),
+        ("x" * 201, "201 characters"),
+    ],
+)
+def test_a_detail_that_would_read_oddly_is_refused_with_a_plain_message(value, message):
+    with pytest.raises(FacilityProfileError, match=message):
+        parse_profile(_with_detail(value))

@@ -4,6 +4,8 @@ import string
 
 import pytest
 
+from bot.facility_check import LONGEST_RUNTIME_VALUES as RUNTIME_VALUES
+
 SMS_LIMIT = 320
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Words that would promise coverage, an outcome or a diagnosis.
@@ -12,20 +14,8 @@ PROMISES = re.compile(
     r"|you have an? \w+ disorder)\b",
     re.IGNORECASE,
 )
-# Values actions pass at run time rather than from the profile, at their longest.
-RUNTIME_VALUES = {
-    "suggested_topics": "cost, insurance or the weekly schedule",
-    "callback": "on Wednesday from 10:30am Central time, aiming for weekday evenings, "
-                "after 6pm as you asked",
-    "name": "Maximiliana-Josephine-Alexand",  # a first name is cut at 30 characters
-    "relation": "your relative",
-    "known_phone": "(312) 555-0142",
-    "topic_label": "women's, men's and LGBTQ+ groups",
-    "insurer": "Blue Cross Blue Shield",
-}
 
-
-# A detail the sample profile leaves empty, at the length its comment allows (about 150).
+# A detail the sample profile leaves empty, as a center might fill it (150 characters).
 UNFILLED_DETAIL = ("The whole building and grounds are smoke-free, vapes included; there is "
                    "a smoking area by the parking lot, and we offer help quitting nicotine.")
 
@@ -158,3 +148,13 @@ def test_each_topic_answer_uses_only_the_profile_details_its_topic_needs(respons
         for variant in responses.get(f"utter_faq/{key}", []):
             used = set(PLACEHOLDER.findall(variant["text"])) - set(profile.reply_slots())
             assert used <= {f"facility_{name}" for name in topic.needs}, key
+
+
+def test_a_centers_own_answers_promise_nothing_and_read_well_aloud():
+    from bot.facility_faq import load_facility_faq
+
+    for question in load_facility_faq():
+        assert not PROMISES.search(question.answer), question.key
+        assert not re.search(r"https?://|[*_#`\[\]]|[\U0001F300-\U0001FAFF]",
+                             question.answer), question.key
+        assert "counselor" in question.answer.lower(), question.key

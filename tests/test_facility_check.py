@@ -1,0 +1,44 @@
+"""`python -m bot.facility_check`: a center's profile mistakes named before anyone is told."""
+import yaml
+
+from bot.facility_check import check
+from bot.settings import BOT_DIR
+
+SAMPLE = BOT_DIR / "facility_profile.yml"
+
+
+def _profile(tmp_path, change):
+    raw = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    change(raw)
+    path = tmp_path / "facility_profile.yml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_the_sample_profile_passes_and_says_which_topics_will_defer():
+    report = check(SAMPLE)
+    assert report.errors == []
+    assert any("service_animals, smoking" in note for note in report.notes)
+    assert 0 < min(report.room.values()) < 320
+
+
+def test_a_misspelt_detail_or_section_is_named_with_the_likely_intended_one(tmp_path):
+    def misspell(raw):
+        raw["details"]["drug_tesing"] = raw["details"].pop("drug_testing")
+        raw["detials"] = {}
+    report = check(_profile(tmp_path, misspell))
+    assert "unknown detail 'drug_tesing' (did you mean 'drug_testing'?)" in report.errors
+    assert "unknown section 'detials' (did you mean 'details'?)" in report.errors
+
+
+def test_a_long_center_name_is_reported_in_the_replies_it_pushes_over_one_text(tmp_path):
+    def long_name(raw):
+        raw["name"] = "Northern Illinois Behavioral Health and Addiction Recovery Center " * 2
+    report = check(_profile(tmp_path, long_name))
+    assert any(error.startswith("utter_faq_no_detail is ") and "facility_name" in error
+               for error in report.errors)
+
+
+def test_a_profile_mistake_is_reported_in_words_not_a_traceback(tmp_path):
+    report = check(_profile(tmp_path, lambda raw: raw["details"].update(referral=False)))
+    assert any("details.referral" in error and "quotes" in error for error in report.errors)
