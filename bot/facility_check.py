@@ -17,11 +17,11 @@ from pathlib import Path
 import yaml
 
 from bot.facility import FacilityProfile, FacilityProfileError, load_profile
+from bot.facility_faq import SMS_LIMIT
 from bot.faq_answers import missing_details
 from bot.faq_topics import known_details, load_topics
 from bot.settings import BOT_DIR, load_settings
 
-SMS_LIMIT = 320
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 TOP_LEVEL_KEYS = ("name", "helpline_phone", "admissions", "address", "program", "insurance",
                   "telehealth", "detox_on_site", "medication_treatment", "specialty_tracks",

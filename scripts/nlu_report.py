@@ -267,21 +267,19 @@ def load_longtail() -> list[tuple[str, str]]:
 def reply_for(label: str, text: str, topics, profile) -> str:
     """The reply the person would get for a message the pipeline labelled `label`: the same
     choice bot/actions/faq.py makes, the named-plan answer included."""
-    from bot.faq_answers import NOT_COVERED_RESPONSE, answer_for
+    from bot.faq_answers import INSURANCE_TOPIC, NOT_COVERED_RESPONSE, answer_for
     from bot.faq_topics import topic_key
 
     key = topic_key(label)
     if key is None:
         return NOT_COVERED_RESPONSE if label == "question_not_covered" else label
-    insurer = accepted = None
-    if key == "insurance":
-        from bot.prescreen.extraction import NO_INSURANCE, SELF_PAY, insurer_in
+    insurer, accepted = None, frozenset()
+    if key == INSURANCE_TOPIC:
+        from bot.prescreen.extraction import canonical_carriers, carrier_in
 
-        insurer = insurer_in(text)
-        insurer = None if insurer in (SELF_PAY, NO_INSURANCE) else insurer
-        accepted = {insurer_in(name) or name for name in profile.accepted_insurers}
+        insurer, accepted = carrier_in(text), canonical_carriers(profile.accepted_insurers)
     return answer_for(key, topics, profile, insurer=insurer,
-                      accepted_insurers=accepted or ()).response
+                      accepted_insurers=accepted).response
 
 
 def longtail_outcome(answer: str, label: str, reply: str) -> str:

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.facility_context import current_profile
 from bot.faq_answers import INSURANCE_TOPIC, answer_for
 from bot.faq_topics import RETRIEVAL_INTENT, load_topics, topic_key
-from bot.prescreen.extraction import NO_INSURANCE, SELF_PAY, insurer_in
+from bot.prescreen.extraction import canonical_carriers, carrier_in
 
 logger = logging.getLogger(__name__)
 
@@ -24,16 +24,8 @@ def picked_topic(latest_message: dict) -> str | None:
     return topic_key((selection.get("response") or {}).get("intent_response_key"))
 
 
-@lru_cache(maxsize=4)
-def _accepted_canonical(accepted: tuple[str, ...]) -> frozenset[str]:
-    """The profile's accepted plans as the extractor spells them ("Medicaid (Illinois)" ->
-    "Medicaid"), so a question naming a plan is compared like with like."""
-    return frozenset(insurer_in(name) or name for name in accepted)
-
-
-def _named_insurer(text: str | None) -> str | None:
-    insurer = insurer_in(text)
-    return None if insurer in (None, SELF_PAY, NO_INSURANCE) else insurer
+# The accepted plans are read from the profile once per process.
+_accepted_carriers = lru_cache(maxsize=4)(canonical_carriers)
 
 
 class ActionAnswerQuestion(Action):
@@ -50,9 +42,9 @@ class ActionAnswerQuestion(Action):
             dispatcher.utter_message(response="utter_question_not_covered",
                                      **profile.reply_slots())
             return []
-        insurer = _named_insurer(latest.get("text")) if key == INSURANCE_TOPIC else None
+        insurer = carrier_in(latest.get("text")) if key == INSURANCE_TOPIC else None
         answer = answer_for(key, load_topics(), profile, tracker.get_slot("language"),
-                            insurer, _accepted_canonical(profile.accepted_insurers))
+                            insurer, _accepted_carriers(profile.accepted_insurers))
         # The topic and the reply chosen, never the question or the plan named.
         logger.info("question answered: topic=%s reply=%s", key, answer.response)
         dispatcher.utter_message(response=answer.response, **profile.reply_slots(),

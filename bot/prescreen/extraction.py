@@ -74,3 +74,16 @@ def insurer_in(text: str | None) -> str | None:
     if carriers:
         return carriers[0]
     return found[0] if found else None
+
+
+def carrier_in(text: str | None) -> str | None:
+    """The insurance carrier a message names (canonical spelling); None for self-pay, no
+    insurance, or none named."""
+    insurer = insurer_in(text)
+    return None if insurer in (SELF_PAY, NO_INSURANCE) else insurer
+
+
+def canonical_carriers(names: tuple[str, ...]) -> frozenset[str]:
+    """Plan names as the extractor spells them ("Medicaid (Illinois)" -> "Medicaid"), so a
+    plan a person names is compared like with like; a name it does not know is kept."""
+    return frozenset(insurer_in(name) or name for name in names)
