@@ -107,8 +107,12 @@ def with_crisis_reply(on_new_message: Callable[[UserMessage], Awaitable[None]],
             raise DialogueTimeout() from None
         finally:
             # Also when the dialogue raised, timed out or was cancelled: the reply goes out.
+            # Only a turn that ended normally can be silent for want of a counselor; one that
+            # raised or timed out gets the channel's own error reply.
+            ended_normally = (turn.done() and not turn.cancelled()
+                              and turn.exception() is None)
             await _answer_what_the_dialogue_did_not(message, whole_text, tracker_store,
-                                                    acknowledge_waiting)
+                                                    acknowledge_waiting, ended_normally)
 
     return handle
 
@@ -120,8 +124,8 @@ def _finish_late_turn(turn: asyncio.Future) -> None:
 
 
 async def _answer_what_the_dialogue_did_not(message: UserMessage, whole_text: str | None,
-                                            tracker_store: Any,
-                                            acknowledge_waiting: bool) -> None:
+                                            tracker_store: Any, acknowledge_waiting: bool,
+                                            ended_normally: bool = True) -> None:
     collector = message.output_channel
     if not isinstance(collector, CollectingOutputChannel) or crisis_reply_sent(
             collector.messages):
@@ -138,8 +142,18 @@ async def _answer_what_the_dialogue_did_not(message: UserMessage, whole_text: st
                        match.category, message.input_channel)
         await send_crisis_reply(collector, message.sender_id, match)
         await raise_handoff_priority(message.sender_id, message.input_channel)
-    elif (acknowledge_waiting and stored is not None and stored.is_paused()
-          and not await _counselor_has_it(message.sender_id)):
+    elif stored is None or not ended_normally:
+        return
+    elif not stored.is_paused():
+        # Silent, yet nobody is waiting for a counselor: an action failed and Rasa carried on
+        # without its events. Silence (or, on a call, "let me connect you") would leave the
+        # person stranded; they are asked to say it again, and the answer they gave is kept
+        # for the next try because the failed action changed nothing.
+        logger.error("the dialogue answered nothing on an active conversation: channel=%s",
+                     message.input_channel)
+        await collector.send_text_message(
+            message.sender_id, channel_reply("utter_channel_error", collector.name())["text"])
+    elif acknowledge_waiting and not await _counselor_has_it(message.sender_id):
         await collector.send_text_message(
             message.sender_id,
             channel_reply("utter_waiting_for_counselor", collector.name())["text"])

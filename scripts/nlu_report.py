@@ -58,11 +58,17 @@ def _ranking(parse: dict) -> list[list]:
     return [*ranking, ["faq_topics", topics]]
 
 
+# Replies that answer nothing and offer a person: each is right for a message no topic
+# answers, whether it is off the subject (out_of_scope) or about the program but not covered
+# (question_not_covered). A parent told "I can't help with that here; a counselor can" is
+# not misled, whichever of the three replies it was.
+NO_ANSWER_LABELS = frozenset({"nlu_fallback", "out_of_scope", "question_not_covered"})
+
+
 def _scored_label(gold: str, label: str) -> str:
-    """The label to score: a fallback on an out-of-scope message is the right behaviour, and
-    so is the honest "I don't have a reliable answer"."""
-    right_for_out_of_scope = ("nlu_fallback", "question_not_covered")
-    return gold if gold == "out_of_scope" and label in right_for_out_of_scope else label
+    """The label to score: for a message no topic answers, any of the no-answer replies is
+    the right behaviour."""
+    return gold if gold in NO_ANSWER_LABELS and label in NO_ANSWER_LABELS else label
 
 
 async def _predict(model_path: str, texts: list[str]) -> list[tuple[str, list[list]]]:

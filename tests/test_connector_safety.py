@@ -45,12 +45,12 @@ class PausedTrackerStore:
     """Rasa's tracker store as a paused conversation leaves it: the latest message classified,
     nothing answered."""
 
-    def __init__(self, intent: str, language: str | None = None):
-        self.intent, self.language = intent, language
+    def __init__(self, intent: str, language: str | None = None, paused: bool = True):
+        self.intent, self.language, self.paused = intent, language, paused
 
     async def retrieve(self, conversation_id):
         latest = types.SimpleNamespace(intent={"name": self.intent, "confidence": 0.99})
-        return types.SimpleNamespace(latest_message=latest,
+        return types.SimpleNamespace(latest_message=latest, is_paused=lambda: self.paused,
                                      get_slot=lambda name: self.language)
 
 
@@ -67,6 +67,15 @@ def test_paused_conversation_gets_the_crisis_reply_and_the_handoff_moves_up(rais
 def test_paused_conversation_stays_quiet_for_ordinary_messages(raised):
     assert deliver("ok thanks, I'll wait", []) == []
     assert raised == []
+
+
+def test_silence_on_a_conversation_nobody_paused_gets_a_kind_error_not_nothing():
+    # A failed action leaves Rasa silent; the person is asked to try again.
+    active = PausedTrackerStore("inform", paused=False)
+    [reply] = texts(deliver("Sam", [], tracker_store=active))
+    assert reply.startswith("Sorry, something went wrong on my side. Please try again")
+    # A conversation really waiting for a counselor still gets no error.
+    assert deliver("Sam", [], tracker_store=PausedTrackerStore("inform")) == []
 
 
 def test_an_assistant_that_already_answered_is_not_doubled(raised, responses):

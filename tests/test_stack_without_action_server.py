@@ -17,3 +17,6 @@ def test_crisis_is_answered_even_when_the_action_server_is_down(tmp_path):
         # In Spanish too: the language slot and the reply's variation are Rasa's own work.
         replies = WebsiteConversation(stack.rasa_url).texts("mi amigo no respira")
         assert any("911" in reply and "AYUDA" in reply for reply in replies)
+        # Anything else that needs the action server gets a kind "try again", never silence.
+        replies = WebsiteConversation(stack.rasa_url).texts("get started")
+        assert replies and "something went wrong" in replies[-1]
