@@ -119,6 +119,10 @@ def main() -> int:
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    # Rasa's structured log prints every parsed text at debug; the report prints its own.
+    configure_structlog(logging.WARNING)
     from rasa.model_training import train_nlu
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
     from sklearn.model_selection import StratifiedKFold
