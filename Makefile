@@ -68,8 +68,11 @@ $(MODEL): $(STAMP) $(TRAIN_INPUTS)
 
 train: $(MODEL)
 
-run: $(MODEL)
+# The profile is checked before any retraining, so a mistake in it shows in seconds, not
+# after ten minutes of training.
+run: $(STAMP)
 	@$(PY) -m bot.facility_check
+	@$(MAKE) --no-print-directory $(MODEL)
 	$(PY) -m scripts.serve
 
 chat: $(STAMP)

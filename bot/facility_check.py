@@ -64,7 +64,16 @@ def fill(text: str, values: dict[str, str]) -> str:
 
 def check(profile_path: Path) -> Report:
     report = Report()
-    raw = yaml.safe_load(profile_path.read_text(encoding="utf-8")) or {}
+    try:
+        raw = yaml.safe_load(profile_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        # A center's first mistake is often an unquoted sentence holding ": "; a traceback
+        # would not say where.
+        mark = getattr(error, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark is not None else ""
+        report.errors.append(f"the profile is not valid YAML{where}: put each detail's "
+                             "sentence in double quotes")
+        return report
     for key in raw if isinstance(raw, dict) else ():
         if key not in TOP_LEVEL_KEYS:
             report.errors.append(f"unknown section {key!r}{_did_you_mean(key, TOP_LEVEL_KEYS)}")

@@ -42,3 +42,13 @@ def test_a_long_center_name_is_reported_in_the_replies_it_pushes_over_one_text(t
 def test_a_profile_mistake_is_reported_in_words_not_a_traceback(tmp_path):
     report = check(_profile(tmp_path, lambda raw: raw["details"].update(referral=False)))
     assert any("details.referral" in error and "quotes" in error for error in report.errors)
+
+
+def test_an_unquoted_sentence_holding_a_colon_is_named_by_its_line(tmp_path):
+    text = SAMPLE.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(text) if line.strip().startswith("group_size:"))
+    text[at] = "  group_size: Our groups: about 8 people."
+    path = tmp_path / "facility_profile.yml"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    [error] = check(path).errors
+    assert f"near line {at + 1}" in error and "double quotes" in error
