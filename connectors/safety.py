@@ -142,28 +142,31 @@ async def _answer_what_the_dialogue_did_not(message: UserMessage, whole_text: st
                        match.category, message.input_channel)
         await send_crisis_reply(collector, message.sender_id, match)
         await raise_handoff_priority(message.sender_id, message.input_channel)
-    elif stored is None or not ended_normally:
-        return
-    elif not stored.is_paused():
-        # Silent, yet nobody is waiting for a counselor: an action failed and Rasa carried on
-        # without its events. Silence (or, on a call, "let me connect you") would leave the
-        # person stranded; they are asked to say it again, and the answer they gave is kept
-        # for the next try because the failed action changed nothing.
+    elif stored is not None and ended_normally and acknowledge_waiting:
+        await _answer_a_silent_turn(collector, message, stored)
+
+
+async def _answer_a_silent_turn(collector: CollectingOutputChannel, message: UserMessage,
+                                stored: Any) -> None:
+    """Chat and texting (a call has its own way, in twilio_voice): silence from a turn that
+    ended normally means the conversation waits for a counselor, or an action failed."""
+    place = await service.place_in_queue(message.sender_id)
+    # A stored conversation that cannot say counts as paused: no error is invented.
+    paused = getattr(stored, "is_paused", lambda: True)()
+    if not paused and place is None:
+        # Nobody is waiting for a counselor: an action failed and Rasa carried on without its
+        # events. Silence would leave the person stranded; they are asked to try again, and
+        # the failed action changed nothing, so their answer is taken again as it was.
         logger.error("the dialogue answered nothing on an active conversation: channel=%s",
                      message.input_channel)
         await collector.send_text_message(
             message.sender_id, channel_reply("utter_channel_error", collector.name())["text"])
-    elif acknowledge_waiting and not await _counselor_has_it(message.sender_id):
+    elif place is None or place.position is not None:
+        # Waiting (a handoff recorded even if the pause itself failed) and not yet taken by a
+        # counselor, who would otherwise be talked over.
         await collector.send_text_message(
             message.sender_id,
             channel_reply("utter_waiting_for_counselor", collector.name())["text"])
-
-
-async def _counselor_has_it(conversation_id: str) -> bool:
-    """A counselor has taken the handoff: they are the one answering now, and a "your message
-    is saved for a counselor" line after each message would only talk over them."""
-    place = await service.place_in_queue(conversation_id)
-    return place is not None and place.position is None
 
 
 async def send_crisis_reply(collector: CollectingOutputChannel, recipient: str,

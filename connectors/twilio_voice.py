@@ -280,8 +280,11 @@ class TwilioVoiceInput(InputChannel):
                     raise
                 # A slow assistant: what the channel said meanwhile (the crisis reply) is heard.
             if not collector.messages:
-                # Paused for a counselor: the assistant stays quiet, the call does not.
-                return await _while_a_counselor_is_awaited(config, phone)
+                # Paused for a counselor: the assistant stays quiet, the call does not. Or an
+                # action failed and Rasa went on without it: the caller is still not left in
+                # silence, and is put through while admissions is open.
+                failed = await _an_action_failed(request, conversation_id)
+                return await _while_a_counselor_is_awaited(config, phone, failed)
             ends_in_callback = bool(_voice_actions(collector.messages) & {HANG_UP, TRANSFER})
             known = not ends_in_callback or await _callback_time_known(phone)
             return render_turn(collector.messages, config, callback_time_known=known)
@@ -320,10 +323,27 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-async def _while_a_counselor_is_awaited(config: TwilioChannelConfig, phone: str) -> VoiceResponse:
+async def _an_action_failed(request: Request, conversation_id: str) -> bool:
+    """Silence from a conversation nobody paused and with no handoff waiting: an action
+    failed. Unknown (the store unreadable) counts as waiting, as before."""
+    store = tracker_store_of(request)
+    if store is None:
+        return False
+    try:
+        stored = await store.retrieve(conversation_id)
+        waiting = await service.place_in_queue(conversation_id)
+    except Exception as error:  # noqa: BLE001 (the caller is answered either way)
+        logger.error("voice: could not read the conversation (%s)", type(error).__name__)
+        return False
+    return stored is not None and not stored.is_paused() and waiting is None
+
+
+async def _while_a_counselor_is_awaited(config: TwilioChannelConfig, phone: str,
+                                        failed: bool = False) -> VoiceResponse:
     """A caller whose handoff is waiting: put through while admissions is open; after hours
     told when the counselor will call back, and listened to, so that anything they say, a
-    crisis above all, still reaches the assistant and the crisis net."""
+    crisis above all, still reaches the assistant and the crisis net. A caller whose turn
+    failed is put through too, or after hours asked to say it again."""
     profile = cached_profile(config.settings.facility_profile_path)
     now = _now()
     reply = VoiceResponse()
@@ -331,6 +351,9 @@ async def _while_a_counselor_is_awaited(config: TwilioChannelConfig, phone: str)
         reply.say("Let me connect you with an admissions counselor.", **VOICE)
         _dial_admissions(reply, config)
         return reply
+    if failed:
+        sorry = channel_reply("utter_channel_error", CHANNEL)
+        return _listen(reply, config, [speakable(sorry["text"])])
     callback = profile.callback_phrase(now, await _callback_time_of(phone))
     waiting = channel_reply("utter_voice_callback_pending", CHANNEL, callback=callback)
     return _listen(reply, config, [speakable(waiting["text"])])

@@ -26,7 +26,8 @@ def raised(monkeypatch):
 
 
 def deliver(text: str, assistant_replies: list[str], collector=None, crash=False,
-            hang_s: float = 0, tracker_store=None, budget_s: float = 5) -> list[dict]:
+            hang_s: float = 0, tracker_store=None, budget_s: float = 5,
+            acknowledge_waiting=False) -> list[dict]:
     async def assistant(message: UserMessage) -> None:
         await asyncio.sleep(hang_s)
         for reply in assistant_replies:
@@ -35,7 +36,7 @@ def deliver(text: str, assistant_replies: list[str], collector=None, crash=False
             raise RuntimeError("the model failed")
 
     collector = collector or CollectingOutputChannel()
-    asyncio.run(with_crisis_reply(assistant, budget_s)(
+    asyncio.run(with_crisis_reply(assistant, budget_s, acknowledge_waiting)(
         UserMessage(text_for_nlu(text), collector, "conv-1", input_channel="rest"), text,
         tracker_store))
     return collector.messages
@@ -69,13 +70,27 @@ def test_paused_conversation_stays_quiet_for_ordinary_messages(raised):
     assert raised == []
 
 
-def test_silence_on_a_conversation_nobody_paused_gets_a_kind_error_not_nothing():
+def test_silence_on_a_conversation_nobody_paused_gets_a_kind_error_not_nothing(monkeypatch):
+    waiting = {}
+
+    async def place_in_queue(conversation_id):
+        return waiting.get(conversation_id)
+
+    monkeypatch.setattr(safety.service, "place_in_queue", place_in_queue)
+
+    def chat(store):
+        return texts(deliver("Sam", [], tracker_store=store, acknowledge_waiting=True))
+
     # A failed action leaves Rasa silent; the person is asked to try again.
-    active = PausedTrackerStore("inform", paused=False)
-    [reply] = texts(deliver("Sam", [], tracker_store=active))
+    [reply] = chat(PausedTrackerStore("inform", paused=False))
     assert reply.startswith("Sorry, something went wrong on my side. Please try again")
-    # A conversation really waiting for a counselor still gets no error.
-    assert deliver("Sam", [], tracker_store=PausedTrackerStore("inform")) == []
+    # A handoff recorded before the action failed: they are told it is waiting, not to retry.
+    waiting["conv-1"] = types.SimpleNamespace(position=2)
+    [reply] = chat(PausedTrackerStore("inform", paused=False))
+    assert "counselor" in reply and "went wrong" not in reply
+    # A counselor has the conversation: nothing is said over them.
+    waiting["conv-1"] = types.SimpleNamespace(position=None)
+    assert chat(PausedTrackerStore("inform")) == []
 
 
 def test_an_assistant_that_already_answered_is_not_doubled(raised, responses):

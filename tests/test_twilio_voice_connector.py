@@ -213,6 +213,29 @@ def test_a_waiting_caller_after_hours_hears_when_and_is_still_listened_to(call, 
     assert step_of(crisis.find("Gather").get("action")) == "offer_988"
 
 
+class ActiveConversations:
+    """Rasa's tracker store holding a conversation nobody paused."""
+
+    async def retrieve(self, conversation_id):
+        return type("Stored", (), {"is_paused": lambda self: False, "latest_message": None})()
+
+
+def test_a_turn_an_action_failed_on_after_hours_asks_again_not_a_callback(call, monkeypatch):
+    from connectors import twilio_voice
+
+    monkeypatch.setattr(twilio_voice, "_now", lambda: AFTER_HOURS)
+    monkeypatch.setattr(twilio_voice, "tracker_store_of", lambda request: ActiveConversations())
+    call.bot.reply = ""  # silent, yet no handoff is waiting: the action server failed
+    twiml = call.post("step=answer", SpeechResult="Sam")
+    assert said(twiml)[0].startswith("Sorry, something went wrong on my side. Please say")
+    assert "call you back" not in " ".join(said(twiml))  # no callback was ever asked for
+    assert step_of(twiml.find("Gather").get("action")) == "answer"
+    # While admissions is open the caller is put through, as a waiting caller is.
+    monkeypatch.setattr(twilio_voice, "_now", lambda: OPEN_HOURS)
+    twiml = call.post("step=answer", SpeechResult="Sam")
+    assert twiml.find("Dial").find("Number").text == "+15550104499"
+
+
 def test_a_crisis_said_when_asked_for_a_callback_time_gets_the_crisis_reply(call):
     call.bot.reply = ""
     twiml = call.post("step=callback_time", SpeechResult="honestly I want to kill myself")
