@@ -90,6 +90,17 @@ def test_a_key_term_of_the_topic_keeps_it_however_far_the_examples_are(tmp_path)
     assert named.get("intent")["name"] == "faq"
     [unnamed] = component.process([_picked("u take it?", "faq/cost")])
     assert unnamed.get("intent")["name"] == "question_not_covered"
+    # A message the classifiers fell back on, or called not covered, is taken back when it
+    # names a key term; without one the fallback stands.
+    for guess in ("nlu_fallback", "question_not_covered", "out_of_scope"):
+        [rescued] = component.process([_picked("does aetna work for this", "faq/drug_testing",
+                                                intent=guess, confidence=0.3)])
+        assert rescued.get("intent")["name"] == "faq"
+        assert rescued.get("response_selector")["faq"]["response"]["intent_response_key"] == (
+            "faq/cost")
+    [unplaced] = component.process([_picked("does it work for this", "faq/cost",
+                                             intent="nlu_fallback")])
+    assert unplaced.get("intent")["name"] == "nlu_fallback"
 
 
 def test_other_intents_and_a_threshold_of_zero_are_left_alone(tmp_path):

@@ -58,6 +58,9 @@ NOT_COVERED_INTENT = "question_not_covered"
 COVERAGE_KEY = "answer_coverage"
 VECTORS_FILE = "topic_example_vectors.npz"
 KEY_TERMS_FILE = "topic_key_terms.json"
+# Intents a message naming a key term is taken back from: the fallback, "not covered" and
+# off the subject are all guesses that the named term contradicts.
+_RESCUABLE_INTENTS = frozenset({"nlu_fallback", NOT_COVERED_INTENT, "out_of_scope"})
 # Where the unanswerable examples' vectors are kept beside the topics'.
 UNANSWERABLE = "unanswerable"
 
@@ -165,6 +168,8 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         config = self.component_config
         if not self._vectors or float(config["min_similarity"]) <= 0:
             return messages
+        for message in messages:
+            self._rescue_a_named_key_term(message, config["retrieval_intent"])
         judged = [(m, self._picked_topic(m, config["retrieval_intent"])) for m in messages]
         judged = [(m, key) for m, key in judged if key in self._vectors]
         if not judged:
@@ -192,6 +197,29 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                                      PREDICTED_CONFIDENCE_KEY: evidence["confidence"]},
                             add_to_output=True)
         return messages
+
+    def _rescue_a_named_key_term(self, message: Message, retrieval_intent: str) -> None:
+        """A message the classifiers could not place but that names a key term ("does tricare
+        work for this" was split between insurance and not covered, and fell back) is about
+        that term's topic: the answer then says whether that plan is accepted."""
+        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        if intent not in _RESCUABLE_INTENTS:
+            return
+        text = classifier_text(message)
+        for topic, terms in self._key_terms.items():
+            if terms and lookup_pattern(tuple(terms)).search(text):
+                confidence = (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0
+                message.set(INTENT, {INTENT_NAME_KEY: retrieval_intent,
+                                     PREDICTED_CONFIDENCE_KEY: confidence}, add_to_output=True)
+                selector = dict(message.get("response_selector") or {})
+                selector[retrieval_intent] = {
+                    "response": {"intent_response_key": topic, "utter_action": f"utter_{topic}",
+                                 "responses": [], PREDICTED_CONFIDENCE_KEY: confidence},
+                    "ranking": [{"intent_response_key": topic,
+                                 PREDICTED_CONFIDENCE_KEY: confidence}],
+                }
+                message.set("response_selector", selector, add_to_output=True)
+                return
 
     @staticmethod
     def _picked_topic(message: Message, retrieval_intent: str) -> str | None:
