@@ -98,6 +98,11 @@ def test_a_key_term_of_the_topic_keeps_it_however_far_the_examples_are(tmp_path)
         assert rescued.get("intent")["name"] == "faq"
         assert rescued.get("response_selector")["faq"]["response"]["intent_response_key"] == (
             "faq/cost")
+    # Placed on a topic whose examples are far from it: moved to the named term's topic.
+    [moved] = component.process([_picked("does aetna work for this", "faq/drug_testing")])
+    assert moved.get("intent")["name"] == "faq"
+    assert moved.get("response_selector")["faq"]["response"]["intent_response_key"] == (
+        "faq/cost")
     [unplaced] = component.process([_picked("does it work for this", "faq/cost",
                                              intent="nlu_fallback")])
     assert unplaced.get("intent")["name"] == "nlu_fallback"

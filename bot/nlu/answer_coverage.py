@@ -190,7 +190,8 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                     (message.get(INTENT) or {}).get(PREDICTED_CONFIDENCE_KEY) or 0.0), 4),
             }
             message.set(COVERAGE_KEY, evidence, add_to_output=True)
-            if not is_covered(evidence, config):
+            if not is_covered(evidence, config) and not self._rescue_a_named_key_term(
+                    message, config["retrieval_intent"], NOT_COVERED_INTENT):
                 logger.info("question not covered: nearest %s example at %.2f",
                             key, evidence["similarity"])
                 message.set(INTENT, {INTENT_NAME_KEY: NOT_COVERED_INTENT,
@@ -198,13 +199,15 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                             add_to_output=True)
         return messages
 
-    def _rescue_a_named_key_term(self, message: Message, retrieval_intent: str) -> None:
-        """A message the classifiers could not place but that names a key term ("does tricare
-        work for this" was split between insurance and not covered, and fell back) is about
-        that term's topic: the answer then says whether that plan is accepted."""
-        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    def _rescue_a_named_key_term(self, message: Message, retrieval_intent: str,
+                                 judged_as: str | None = None) -> bool:
+        """A message the classifiers could not place, or placed on a topic that does not cover
+        it, but that names a key term ("does tricare work for this" got the effectiveness
+        topic and was turned away) is about that term's topic: the answer then says whether
+        that plan is accepted. True when it was moved."""
+        intent = judged_as or (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         if intent not in _RESCUABLE_INTENTS:
-            return
+            return False
         text = classifier_text(message)
         for topic, terms in self._key_terms.items():
             if terms and lookup_pattern(tuple(terms)).search(text):
@@ -219,7 +222,8 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                                  PREDICTED_CONFIDENCE_KEY: confidence}],
                 }
                 message.set("response_selector", selector, add_to_output=True)
-                return
+                return True
+        return False
 
     @staticmethod
     def _picked_topic(message: Message, retrieval_intent: str) -> str | None:
