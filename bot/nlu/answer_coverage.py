@@ -178,8 +178,15 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         unanswerable = self._vectors.get(UNANSWERABLE)
         for (message, key), vector in zip(judged, vectors, strict=True):
             terms = self._key_terms.get(key)
+            nearest_other = max(
+                ((float(np.max(rows @ vector)), other) for other, rows in self._vectors.items()
+                 if other not in (key, UNANSWERABLE)), default=(0.0, None))
             evidence = {
                 "topic": key,
+                # The closest example of any other topic: whether the nearest examples agree
+                # with the classifiers' pick.
+                "other_similarity": round(nearest_other[0], 4),
+                "other_topic": nearest_other[1],
                 "key_term": bool(terms) and bool(
                     lookup_pattern(tuple(terms)).search(classifier_text(message))),
                 "similarity": round(float(np.max(self._vectors[key] @ vector)), 4),
