@@ -123,3 +123,37 @@ def test_without_a_trained_model_every_topic_is_answered(tmp_path):
                                  Resource("never_trained"), ExecutionContext(GraphSchema({}), "t"))
     [message] = loaded.process([_picked("do you offer acupuncture", "faq/cost")])
     assert message.get("intent")["name"] == "faq"
+
+
+# A topic asked about in many different ways: its examples sit far from each other.
+SCATTERED_TOPIC = ["do you treat gambling addiction", "what about an eating disorder",
+                   "can you help with a porn addiction",
+                   "is a shopping addiction something you treat",
+                   "my wife bets every paycheck on sports", "do you help with compulsive gaming"]
+
+
+def test_a_topic_whose_examples_are_far_apart_takes_a_question_as_far_from_them(tmp_path):
+    data = TrainingData(_training_data().training_examples + [
+        Message.build(text, intent="faq", intent_response_key="faq/other_addictions")
+        for text in SCATTERED_TOPIC])
+    question = "does the program cover internet addiction"
+
+    def judged(spread_quantile, text=question):
+        storage = LocalModelStorage(tmp_path)
+        resource = Resource(f"spread_{spread_quantile}_{len(text)}")
+        context = ExecutionContext(GraphSchema({}), "test")
+        settings = {**AnswerCoverage.get_default_config(), "spread_quantile": spread_quantile,
+                    "similarity_floor": 0.45}
+        AnswerCoverage.create(settings, storage, resource, context).train(data)
+        component = AnswerCoverage.load(settings, storage, resource, context)
+        [message] = component.process([_picked(text, "faq/other_addictions")])
+        return message
+
+    # One bar for every topic (0.6) turns the question away; this topic's own spread does not.
+    assert judged(0).get("intent")["name"] == "question_not_covered"
+    spread = judged(0.3)
+    assert spread.get("intent")["name"] == "faq"
+    assert spread.get("answer_coverage")["similarity"] < 0.6
+    # The floor still turns away a question that is about something else.
+    assert judged(0.3, "do you offer acupuncture").get("intent")["name"] == (
+        "question_not_covered")

@@ -5,11 +5,15 @@ The classifiers always pick some topic, so "do you offer acupuncture" was answer
 what happens in groups. Here the picked topic must have a training example close in
 meaning to the question (the sentence encoder's cosine similarity to the topic's nearest
 example). The question is turned away, as `question_not_covered`, when
-- that similarity is below `min_similarity` and either the classifiers were unsure
+- that similarity is below the topic's bar and either the classifiers were unsure
   (blended confidence below `sure_above`) or a known unanswerable question
   (bot/data/nlu/not_covered.yml) is about as close (within `unanswerable_margin`); or
 - a known unanswerable question is clearly closer than any example of the topic (by more
   than `unanswerable_lead`).
+The bar is `min_similarity`, or lower for a topic whose own examples sit far from each
+other (`spread_quantile`, never below `similarity_floor`): a topic asked about in many
+different ways ("do you treat gambling", "what about an eating disorder") cannot expect a
+new question to come as close to one of its examples as a topic asked about in one way.
 The assistant then says it doesn't have a reliable answer and offers a counselor. A topic
 may name a lookup list of its key terms (`key_terms`): a question using one of them is
 about that topic whatever the similarity, as "do u take bcbs" names a plan and the
@@ -58,6 +62,7 @@ NOT_COVERED_INTENT = "question_not_covered"
 COVERAGE_KEY = "answer_coverage"
 VECTORS_FILE = "topic_example_vectors.npz"
 KEY_TERMS_FILE = "topic_key_terms.json"
+SPREAD_FILE = "topic_spread.json"
 # Intents a message naming a key term is taken back from: the fallback, "not covered" and
 # off the subject are all guesses that the named term contradicts.
 _RESCUABLE_INTENTS = frozenset({"nlu_fallback", NOT_COVERED_INTENT, "out_of_scope"})
@@ -75,6 +80,12 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
             # Cosine similarity to the picked topic's nearest training example below which
             # the question may be turned away. 0 switches the check off.
             "min_similarity": 0.6,
+            # A topic whose own examples sit far apart (its ways of asking differ) gets a lower
+            # bar, down to `similarity_floor`: the bar is this quantile of each example's
+            # similarity to its topic's nearest other example, when below `min_similarity`.
+            # 0 gives every topic `min_similarity`.
+            "spread_quantile": 0.0,
+            "similarity_floor": 0.5,
             # Blended confidence at or above which a low similarity alone does not turn a
             # question away.
             "sure_above": 0.8,
@@ -94,6 +105,7 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         resource: Resource,
         vectors: dict[str, np.ndarray] | None = None,
         key_terms: dict[str, list[str]] | None = None,
+        spread: dict[str, float] | None = None,
     ) -> None:
         self.component_config = config
         self._model_storage = model_storage
@@ -102,6 +114,8 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         self._vectors = vectors or {}
         # Topic key -> the terms of its lookup list, as plain strings.
         self._key_terms = key_terms or {}
+        # Topic key -> how close its examples come to each other (see `spread_quantile`).
+        self._spread = spread or {}
 
     @classmethod
     def create(
@@ -134,10 +148,12 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
         lookups = {table["name"]: table["elements"] for table in lookup_lists(training_data)}
         self._key_terms = {topic: lookups.get(name, [])
                            for topic, name in self.component_config["key_terms"].items()}
+        self._spread = topic_spread(self._vectors, self.component_config["spread_quantile"])
         with self._model_storage.write_to(self._resource) as model_dir:
             np.savez_compressed(model_dir / VECTORS_FILE, **_file_safe(self._vectors))
             (model_dir / KEY_TERMS_FILE).write_text(json.dumps(self._key_terms),
                                                     encoding="utf-8")
+            (model_dir / SPREAD_FILE).write_text(json.dumps(self._spread), encoding="utf-8")
         return self._resource
 
     @classmethod
@@ -155,11 +171,15 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 with np.load(model_dir / VECTORS_FILE, allow_pickle=False) as stored:
                     vectors = _from_file_safe({name: stored[name] for name in stored.files})
                 key_terms = json.loads((model_dir / KEY_TERMS_FILE).read_text(encoding="utf-8"))
+                spread_path = model_dir / SPREAD_FILE
+                # A model trained before the spread was kept gives every topic one bar.
+                spread = (json.loads(spread_path.read_text(encoding="utf-8"))
+                          if spread_path.exists() else {})
             default_encoder()
         except (ValueError, OSError, ModelFilesError) as error:
             logger.warning("answer coverage not loaded (%s); every topic is answered", error)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, vectors, key_terms)
+        return cls(config, model_storage, resource, vectors, key_terms, spread)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -190,6 +210,7 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 "key_term": bool(terms) and bool(
                     lookup_pattern(tuple(terms)).search(classifier_text(message))),
                 "similarity": round(float(np.max(self._vectors[key] @ vector)), 4),
+                "topic_spread": self._spread.get(key),
                 "unanswerable_similarity": (
                     round(float(np.max(unanswerable @ vector)), 4)
                     if unanswerable is not None else None),
@@ -250,11 +271,37 @@ def is_covered(evidence: dict, config: dict) -> bool:
     if nearest_unanswerable is not None and (
             nearest_unanswerable > similarity + config["unanswerable_lead"]):
         return False
-    if similarity >= config["min_similarity"]:
+    if similarity >= similarity_bar(evidence.get("topic_spread"), config):
         return True
     unanswerable_as_close = nearest_unanswerable is not None and (
         nearest_unanswerable >= similarity - config["unanswerable_margin"])
     return confidence >= config["sure_above"] and not unanswerable_as_close
+
+
+def similarity_bar(spread: float | None, config: dict) -> float:
+    """The similarity a question needs to its topic's nearest example: `min_similarity`, or
+    less for a topic whose examples are far apart, but never below `similarity_floor`."""
+    bar = config["min_similarity"]
+    if spread is None or not config.get("spread_quantile"):
+        return bar
+    return max(min(bar, config["similarity_floor"]), min(bar, spread))
+
+
+def topic_spread(vectors: dict[str, np.ndarray], quantile: float) -> dict[str, float]:
+    """Topic -> the `quantile` of its examples' similarity to their nearest other example of
+    the topic: how close a new way of asking can be expected to come. Why: one bar for all
+    turned away right answers on topics asked in many different ways ("do you treat gambling",
+    "what about an eating disorder"), while their examples sit close to none of the others'."""
+    if not quantile:
+        return {}
+    spread = {}
+    for key, rows in vectors.items():
+        if key == UNANSWERABLE or len(rows) < 2:
+            continue
+        similarities = rows @ rows.T
+        np.fill_diagonal(similarities, -1.0)
+        spread[key] = round(float(np.quantile(similarities.max(axis=1), quantile)), 4)
+    return spread
 
 
 # npz member names cannot hold "/": `faq/cost` is stored as `faq__cost`.
