@@ -175,6 +175,12 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 # A model trained before the spread was kept gives every topic one bar.
                 spread = (json.loads(spread_path.read_text(encoding="utf-8"))
                           if spread_path.exists() else {})
+                # Anything but topic -> number (a damaged file) gives every topic one bar,
+                # rather than an error on every message.
+                if not isinstance(spread, dict):
+                    spread = {}
+                spread = {key: value for key, value in spread.items()
+                          if isinstance(value, (int, float)) and not isinstance(value, bool)}
             default_encoder()
         except (ValueError, OSError, ModelFilesError) as error:
             logger.warning("answer coverage not loaded (%s); every topic is answered", error)
