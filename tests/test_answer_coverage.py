@@ -157,3 +157,18 @@ def test_a_topic_whose_examples_are_far_apart_takes_a_question_as_far_from_them(
     # The floor still turns away a question that is about something else.
     assert judged(0.3, "do you offer acupuncture").get("intent")["name"] == (
         "question_not_covered")
+
+
+def test_a_damaged_spread_file_gives_every_topic_one_bar_rather_than_an_error(tmp_path):
+    storage, resource = LocalModelStorage(tmp_path), Resource("damaged_spread")
+    context = ExecutionContext(GraphSchema({}), "test")
+    settings = {**AnswerCoverage.get_default_config(), "spread_quantile": 0.3}
+    AnswerCoverage.create(settings, storage, resource, context).train(_training_data())
+    with storage.write_to(resource) as model_dir:
+        (model_dir / "topic_spread.json").write_text('["faq/drug_testing", 0.1]')
+    component = AnswerCoverage.load(settings, storage, resource, context)
+    close, far = component.process([_picked("do they test you for drugs there",
+                                            "faq/drug_testing"),
+                                    _picked("do you offer acupuncture", "faq/drug_testing")])
+    assert close.get("intent")["name"] == "faq"
+    assert far.get("intent")["name"] == "question_not_covered"
