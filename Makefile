@@ -28,7 +28,7 @@ export OPENBLAS_NUM_THREADS := 1
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
 	@echo "make test         validate data, unit tests, train if needed, conversation tests"
-	@echo "make chat         talk to the assistant in this terminal (needs 'make run' elsewhere)"
+	@echo "make chat         talk to the assistant in this terminal (uses 'make run' if it is up, else starts one)"
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
 	@echo "make train        train the model now (run and test do it when the data changed)"
