@@ -172,3 +172,28 @@ def test_a_damaged_spread_file_gives_every_topic_one_bar_rather_than_an_error(tm
                                     _picked("do you offer acupuncture", "faq/drug_testing")])
     assert close.get("intent")["name"] == "faq"
     assert far.get("intent")["name"] == "question_not_covered"
+
+
+def test_a_damaged_key_terms_file_loses_only_its_damaged_entries(tmp_path):
+    data = _training_data()
+    data.lookup_tables = [{"name": "insurer", "elements": ["bcbs", "aetna"]}]
+    storage, resource = LocalModelStorage(tmp_path), Resource("damaged_terms")
+    context = ExecutionContext(GraphSchema({}), "test")
+    settings = {**AnswerCoverage.get_default_config(), "min_similarity": 0.99,
+                "key_terms": {"faq/cost": "insurer"}}
+    AnswerCoverage.create(settings, storage, resource, context).train(data)
+    with storage.write_to(resource) as model_dir:
+        # One good entry, one that is not a list of words.
+        (model_dir / "topic_key_terms.json").write_text(
+            '{"faq/cost": ["bcbs", "aetna"], "faq/drug_testing": 7}')
+    component = AnswerCoverage.load(settings, storage, resource, context)
+    [named, tested] = component.process([_picked("u take bcbs?", "faq/cost"),
+                                         _picked("do you offer acupuncture", "faq/drug_testing")])
+    assert named.get("intent")["name"] == "faq"
+    assert tested.get("intent")["name"] == "question_not_covered"
+    with storage.write_to(resource) as model_dir:
+        (model_dir / "topic_key_terms.json").write_text('["bcbs"]')
+    component = AnswerCoverage.load(settings, storage, resource, context)
+    [unnamed] = component.process([_picked("u take bcbs?", "faq/cost")])
+    # No key terms left: the question is judged on its similarity alone, without an error.
+    assert unnamed.get("intent")["name"] == "question_not_covered"

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,17 +172,11 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 # allow_pickle=False: the file holds plain float arrays and nothing else.
                 with np.load(model_dir / VECTORS_FILE, allow_pickle=False) as stored:
                     vectors = _from_file_safe({name: stored[name] for name in stored.files})
-                key_terms = json.loads((model_dir / KEY_TERMS_FILE).read_text(encoding="utf-8"))
-                spread_path = model_dir / SPREAD_FILE
-                # A model trained before the spread was kept gives every topic one bar.
-                spread = (json.loads(spread_path.read_text(encoding="utf-8"))
-                          if spread_path.exists() else {})
-                # Anything but topic -> number (a damaged file) gives every topic one bar,
-                # rather than an error on every message.
-                if not isinstance(spread, dict):
-                    spread = {}
-                spread = {key: value for key, value in spread.items()
-                          if isinstance(value, (int, float)) and not isinstance(value, bool)}
+                # A damaged file (valid JSON, but not topic -> value) loses only what it
+                # held: no key terms, or one bar for every topic, rather than an error on
+                # every message. A model trained before the spread was kept has no spread.
+                key_terms = _topic_map(model_dir / KEY_TERMS_FILE, _is_list_of_words)
+                spread = _topic_map(model_dir / SPREAD_FILE, _is_number)
             default_encoder()
         except (ValueError, OSError, ModelFilesError) as error:
             logger.warning("answer coverage not loaded (%s); every topic is answered", error)
@@ -291,6 +287,30 @@ def similarity_bar(spread: float | None, config: dict) -> float:
     if spread is None or not config.get("spread_quantile"):
         return bar
     return max(min(bar, config["similarity_floor"]), min(bar, spread))
+
+
+def _topic_map(path: Path, is_valid: Callable[[Any], bool]) -> dict[str, Any]:
+    """The topic -> value pairs of a JSON file the model keeps, without any that are damaged;
+    empty when the file is missing or is not an object."""
+    if not path.exists():
+        return {}
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(stored, dict):
+        logger.warning("answer coverage: %s is not topic -> value; ignored", path.name)
+        return {}
+    kept = {topic: value for topic, value in stored.items() if is_valid(value)}
+    if len(kept) < len(stored):
+        logger.warning("answer coverage: %d damaged entries in %s ignored",
+                       len(stored) - len(kept), path.name)
+    return kept
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_list_of_words(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(term, str) for term in value)
 
 
 def topic_spread(vectors: dict[str, np.ndarray], quantile: float) -> dict[str, float]:
