@@ -51,20 +51,30 @@ class FacilityProfile:
     # The answers to the long tail of questions (`details:` in the profile), by name; a fact
     # the center left empty is absent, so its topic says "I don't have that detail".
     details: Mapping[str, str] = field(default_factory=dict)
+    # Whole days admissions is closed although the weekday has hours (holidays), in local
+    # time: a handoff then says when a counselor will call back rather than ringing an
+    # empty office. `details.holiday_closures` is only what the assistant says about them.
+    closed_dates: frozenset[dt.date] = frozenset()
 
     def is_admissions_open(self, now: dt.datetime) -> bool:
         """True when a counselor is on shift at `now` (any tz-aware datetime)."""
         local = now.astimezone(ZoneInfo(self.timezone))
-        hours = self.admissions_hours.get(WEEKDAYS[local.weekday()])
+        hours = self._hours_on(local.date())
         return hours is not None and hours.opens <= local.time() < hours.closes
+
+    def _hours_on(self, day: dt.date) -> OpeningHours | None:
+        if day in self.closed_dates:
+            return None
+        return self.admissions_hours.get(WEEKDAYS[day.weekday()])
 
     def next_opening(self, now: dt.datetime) -> dt.datetime | None:
         """When admissions next opens after `now` (local time), or None if it never does."""
         zone = ZoneInfo(self.timezone)
         local = now.astimezone(zone)
-        for days_ahead in range(8):
+        # Past a week of weekdays, and past any run of closed dates (a holiday week).
+        for days_ahead in range(8 + len(self.closed_dates)):
             day = local.date() + dt.timedelta(days=days_ahead)
-            hours = self.admissions_hours.get(WEEKDAYS[day.weekday()])
+            hours = self._hours_on(day)
             if hours is None:
                 continue
             opens = dt.datetime.combine(day, hours.opens, tzinfo=zone)
@@ -178,6 +188,27 @@ def _parse_hours(raw: str, day: str) -> OpeningHours:
     return OpeningHours(opens, closes)
 
 
+def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
+    if raw is None or raw == "":
+        return frozenset()
+    if not isinstance(raw, list):
+        raise FacilityProfileError(
+            "admissions.closed_dates must be a list of dates like 2026-12-25")
+    dates = set()
+    for value in raw:
+        # YAML reads an unquoted 2026-12-25 as a date already; a quoted one is a string.
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            dates.add(value)
+            continue
+        try:
+            dates.add(dt.date.fromisoformat(str(value).strip()))
+        except ValueError as error:
+            raise FacilityProfileError(
+                f"admissions.closed_dates must hold dates like 2026-12-25, got {value!r}"
+            ) from error
+    return frozenset(dates)
+
+
 def _require(mapping: dict, key: str, where: str = "") -> object:
     value = mapping.get(key) if isinstance(mapping, dict) else None
     if value is None or value == "":
@@ -204,6 +235,7 @@ def parse_profile(data: dict) -> FacilityProfile:
         timezone=timezone,
         timezone_label=str(admissions.get("timezone_label") or timezone),
         admissions_hours={day: _parse_hours(raw, day) for day, raw in raw_hours.items()},
+        closed_dates=_parse_closed_dates(admissions.get("closed_dates")),
         address=str(_require(data, "address")),
         hours_per_week=str(_require(program, "hours_per_week", "program.")),
         days_per_week=str(_require(program, "days_per_week", "program.")),

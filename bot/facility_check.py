@@ -7,6 +7,7 @@ left. Plain Python (no Rasa), so it runs in a second before `make run` and in `m
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 import string
@@ -62,7 +63,7 @@ def fill(text: str, values: dict[str, str]) -> str:
     return string.Formatter().vformat(text, (), values)
 
 
-def check(profile_path: Path) -> Report:
+def check(profile_path: Path, today: dt.date | None = None) -> Report:
     report = Report()
     try:
         raw = yaml.safe_load(profile_path.read_text(encoding="utf-8")) or {}
@@ -91,8 +92,21 @@ def check(profile_path: Path) -> Report:
     if deferring:
         report.notes.append("these topics will say \"I don't have that detail\" (their "
                             f"details are empty): {', '.join(deferring)}")
+    _check_closed_dates(profile, today or dt.date.today(), report)
     _check_lengths(profile, report)
     return report
+
+
+def _check_closed_dates(profile: FacilityProfile, today: dt.date, report: Report) -> None:
+    """The assistant tells people about holidays from a sentence, but only the dates decide
+    whether a handoff rings the admissions phone: say when they have run out."""
+    if not profile.details.get("holiday_closures"):
+        return
+    if not any(day >= today for day in profile.closed_dates):
+        report.notes.append(
+            "details.holiday_closures names closed days, but admissions.closed_dates lists "
+            "none from today on: on those days a handoff will still ring the admissions "
+            "phone; add their dates")
 
 
 def _check_lengths(profile: FacilityProfile, report: Report) -> None:

@@ -36,6 +36,8 @@ DEFERRING_LABELS = frozenset({"question_not_covered", "nlu_fallback", "out_of_sc
                               "request_human"})
 # Similarity thresholds shown beside the configured one, to see what the coverage check costs.
 COVERAGE_SWEEP = (0.0, 0.5, 0.55, 0.6, 0.65, 0.7)
+# Floors for the per-topic bars, shown at the configured min_similarity.
+COVERAGE_FLOOR_SWEEP = (0.4, 0.45, 0.5, 0.55)
 
 
 def _label(parse: dict) -> str:
@@ -391,7 +393,10 @@ def _coverage_config(config_path: str) -> dict:
 
 
 def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -> None:
-    """What other similarity thresholds would give, replayed from the same parses."""
+    """What other thresholds would give, replayed from the same parses: each min_similarity
+    with one bar for every topic and with the per-topic bars, then other floors under the
+    per-topic bars. The quantile itself cannot be replayed: the bars it gives are computed
+    from the training examples when the model is trained."""
     from bot.facility import load_profile
     from bot.faq_topics import load_topics
     from bot.nlu.answer_coverage import is_covered
@@ -399,12 +404,24 @@ def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -
 
     topics, profile = load_topics(), load_profile(load_settings().facility_profile_path)
     configured = _coverage_config(str(PROJECT_ROOT / "config.yml"))
-    print(f"\ncoverage check replayed at other min_similarity values (configured "
-          f"{configured['min_similarity']}, sure_above {configured['sure_above']}):")
-    print(f"{'min_similarity':>14} {'held-out acc':>12} {'answered':>9} {'misleading':>10}")
+    quantile = configured.get("spread_quantile") or 0.0
+    print(f"\ncoverage check replayed (configured: min_similarity {configured['min_similarity']}, "
+          f"sure_above {configured['sure_above']}, spread_quantile {quantile}, "
+          f"similarity_floor {configured.get('similarity_floor')}):")
+    print(f"{'min_similarity':>14} {'topic bars':>18} {'held-out acc':>12} {'answered':>9} "
+          f"{'misleading':>10}")
+    settings = [({"min_similarity": threshold, "spread_quantile": 0.0}, "one bar")
+                for threshold in sorted({*COVERAGE_SWEEP, configured["min_similarity"]})]
+    if quantile:
+        configured_bars = f"per topic, floor {configured['similarity_floor']}"
+        settings += [({"min_similarity": threshold}, configured_bars)
+                     for threshold in sorted({*COVERAGE_SWEEP, configured["min_similarity"]})
+                     if threshold > 0]
+        settings += [({"similarity_floor": floor}, f"per topic, floor {floor}")
+                     for floor in COVERAGE_FLOOR_SWEEP if floor != configured["similarity_floor"]]
     gold = [full_label(m) for m in held_out]
-    for threshold in sorted({*COVERAGE_SWEEP, configured["min_similarity"]}):
-        config = {**configured, "min_similarity": threshold}
+    for changes, bars in settings:
+        config = {**configured, **changes}
 
         def gated(parse, config=config):
             evidence = parse.get("answer_coverage")
@@ -416,10 +433,9 @@ def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -
         outcomes = [longtail_outcome(answer, gated(p), reply_for(gated(p), text, topics, profile))
                     for (text, answer), p in zip(longtail, longtail_parses, strict=True)]
         answerable = [o for o, (_, a) in zip(outcomes, longtail, strict=True) if a != DEFER]
-        print(f"{threshold:14.2f} {right / len(gold):12.3f} "
+        print(f"{config['min_similarity']:14.2f} {bars:>18} {right / len(gold):12.3f} "
               f"{answerable.count('answered') / len(answerable):9.1%} "
               f"{outcomes.count('misleading') / len(outcomes):10.1%}")
-
 
 if __name__ == "__main__":
     sys.exit(main())

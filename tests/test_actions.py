@@ -52,22 +52,25 @@ def test_session_start_carries_over_the_persons_own_slots():
 
 
 @pytest.mark.parametrize(
-    "utc_time, response",
+    "utc_time, response, callback",
     [
-        (dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc), "utter_handoff_open"),
-        (dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc), "utter_handoff_closed"),
+        (dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.timezone.utc), "utter_handoff_open", None),
+        # 02:00 Chicago on a Tuesday: the counselor picks it up when admissions opens.
+        (dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.timezone.utc), "utter_handoff_closed",
+         "today from 8am Central time"),
+        # 10:00 on Christmas Day, a Friday: open hours, but a closed date in the profile.
+        (dt.datetime(2026, 12, 25, 16, 0, tzinfo=dt.timezone.utc), "utter_handoff_closed",
+         "tomorrow from 9am Central time"),
     ],
 )
 def test_asking_for_a_person_queues_a_handoff_says_what_happens_next_and_pauses(
-    monkeypatch, profile, action_leads_store, utc_time, response
+    monkeypatch, profile, action_leads_store, utc_time, response, callback
 ):
     monkeypatch.setattr(handoff, "utc_now", lambda: utc_time)
     messages, events = _run(ActionHandoff(), _tracker())
     assert messages[0]["response"] == response
     assert messages[0]["facility_phone"] == profile.helpline_phone
-    if response == "utter_handoff_closed":
-        # 02:00 Chicago on a Tuesday: the counselor picks it up when admissions opens.
-        assert messages[0]["callback"] == "today from 8am Central time"
+    assert messages[0].get("callback") == callback
     assert events == [ConversationPaused()]
     queue = action_leads_store().waiting_queue(actor="test")
     assert [(h.conversation_id, h.reason) for h in queue] == [("test", "request_human")]

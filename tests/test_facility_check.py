@@ -52,3 +52,14 @@ def test_an_unquoted_sentence_holding_a_colon_is_named_by_its_line(tmp_path):
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     [error] = check(path).errors
     assert f"near line {at + 1}" in error and "double quotes" in error
+
+
+def test_holidays_said_without_dates_still_to_come_are_named():
+    import datetime as dt
+
+    def _said(today):
+        return [note for note in check(SAMPLE, today=today).notes if "closed_dates" in note]
+    assert _said(dt.date(2026, 12, 4)) == []
+    # After the sample's last listed holiday, handoffs would ring an empty office again.
+    [note] = _said(dt.date(2027, 12, 26))
+    assert "holiday_closures" in note and "ring the admissions phone" in note

@@ -139,3 +139,36 @@ def test_a_detail_reads_as_a_sentence_and_an_empty_detail_is_absent():
 def test_a_detail_that_would_read_oddly_is_refused_with_a_plain_message(value, message):
     with pytest.raises(FacilityProfileError, match=message):
         parse_profile(_with_detail(value))
+
+
+def test_a_closed_date_keeps_admissions_closed_and_moves_the_callback(profile):
+    # Christmas Day 2026 is a Friday: open hours on the weekday, closed in the profile.
+    christmas_morning = dt.datetime(2026, 12, 25, 10, 0, tzinfo=CHICAGO)
+    assert not profile.is_admissions_open(christmas_morning)
+    assert profile.is_admissions_open(dt.datetime(2026, 12, 24, 10, 0, tzinfo=CHICAGO))
+    # The evening before, the next opening is Saturday morning, not Christmas Day.
+    christmas_eve_late = dt.datetime(2026, 12, 24, 21, 0, tzinfo=CHICAGO)
+    assert profile.next_opening(christmas_eve_late) == dt.datetime(2026, 12, 26, 9, 0,
+                                                                    tzinfo=CHICAGO)
+    assert profile.callback_phrase(christmas_eve_late).startswith("on Saturday from 9am")
+
+
+def test_closed_dates_may_be_quoted_and_a_bad_one_is_named():
+    raw = _raw()
+    raw["admissions"]["closed_dates"] = ["2026-11-23"]
+    assert not parse_profile(raw).is_admissions_open(
+        dt.datetime(2026, 11, 23, 9, 0, tzinfo=CHICAGO))
+    raw["admissions"]["closed_dates"] = ["Christmas"]
+    with pytest.raises(FacilityProfileError, match="closed_dates"):
+        parse_profile(raw)
+    raw["admissions"]["closed_dates"] = "2026-12-25"
+    with pytest.raises(FacilityProfileError, match="closed_dates"):
+        parse_profile(raw)
+
+
+def test_a_week_of_closed_dates_still_finds_the_next_opening():
+    raw = _raw()
+    raw["admissions"]["closed_dates"] = [f"2026-12-{day}" for day in range(21, 32)]
+    opening = parse_profile(raw).next_opening(dt.datetime(2026, 12, 20, 12, 0, tzinfo=CHICAGO))
+    # New Year's Day is not in this list, and is a Friday.
+    assert opening == dt.datetime(2027, 1, 1, 8, 0, tzinfo=CHICAGO)

@@ -186,6 +186,8 @@ def test_a_withheld_number_is_told_kindly_and_not_sent_to_the_assistant(twilio_s
 # The test profile's admissions hours are Central time: 10 a.m. and 3 a.m. on a Tuesday.
 OPEN_HOURS = dt.datetime(2026, 12, 1, 16, 0, tzinfo=dt.timezone.utc)
 AFTER_HOURS = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)
+# 10 a.m. on Christmas Day, a Friday: within the weekday's hours, but a closed date.
+CLOSED_DATE = dt.datetime(2026, 12, 25, 16, 0, tzinfo=dt.timezone.utc)
 
 
 def test_a_waiting_caller_is_put_through_while_admissions_is_open(call, monkeypatch):
@@ -196,6 +198,16 @@ def test_a_waiting_caller_is_put_through_while_admissions_is_open(call, monkeypa
     twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
     assert "connect you" in said(twiml)[0]
     assert twiml.find("Dial").find("Number").text == "+15550104499"
+
+
+def test_a_waiting_caller_on_a_closed_date_is_not_put_through(call, monkeypatch):
+    from connectors import twilio_voice
+
+    monkeypatch.setattr(twilio_voice, "_now", lambda: CLOSED_DATE)
+    call.bot.reply = ""
+    twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
+    assert twiml.find("Dial") is None  # nobody is at the admissions desk on Christmas
+    assert "call you back tomorrow from 9" in said(twiml)[0]
 
 
 def test_a_waiting_caller_after_hours_hears_when_and_is_still_listened_to(call, monkeypatch):
