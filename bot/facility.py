@@ -93,8 +93,12 @@ class FacilityProfile:
                 day = "today"
             elif opening.date() == today + dt.timedelta(days=1):
                 day = "tomorrow"
-            else:
+            elif opening.date() < today + dt.timedelta(days=7):
                 day = f"on {opening:%A}"
+            else:
+                # A week or more away (a holiday closure): "on Saturday" would read as this
+                # coming Saturday. The date alone, to leave the reply room in one text.
+                day = f"on {opening:%B} {opening.day}"
             when = f"{day} from {_clock(opening.time())} {self.timezone_label}"
         if best_time and best_time not in ("any time", "skipped"):
             when += f", aiming for {best_time} as you asked"
@@ -193,7 +197,8 @@ def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
         return frozenset()
     if not isinstance(raw, list):
         raise FacilityProfileError(
-            "admissions.closed_dates must be a list of dates like 2026-12-25")
+            "admissions.closed_dates must be a list, one date per line starting with '- ', "
+            "like '- 2026-12-25'")
     dates = set()
     for value in raw:
         # YAML reads an unquoted 2026-12-25 as a date already; a quoted one is a string.
@@ -204,7 +209,8 @@ def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
             dates.add(dt.date.fromisoformat(str(value).strip()))
         except ValueError as error:
             raise FacilityProfileError(
-                f"admissions.closed_dates must hold dates like 2026-12-25, got {value!r}"
+                f"admissions.closed_dates must hold real dates written YYYY-MM-DD, like "
+                f"2026-12-25; got {value!r}"
             ) from error
     return frozenset(dates)
 
@@ -285,9 +291,24 @@ def as_sentence(text: str) -> str:
     return text if text[-1] in ".!?" else f"{text}."
 
 
+class _ProfileLoader(yaml.SafeLoader):
+    """YAML as a center writes it, with dates kept as text: an impossible one (2027-02-30)
+    is then named by `closed_dates`' own check rather than raised from inside the YAML
+    reader, which would say neither where nor what."""
+
+
+_ProfileLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_profile_yaml(text: str) -> object:
+    return yaml.load(text, Loader=_ProfileLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_profile(path: Path) -> FacilityProfile:
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
+    data = read_profile_yaml(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise FacilityProfileError(f"{path} must hold a mapping of settings")
     return parse_profile(data)

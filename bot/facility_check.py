@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.facility import FacilityProfile, FacilityProfileError, load_profile
+from bot.facility import FacilityProfile, FacilityProfileError, load_profile, read_profile_yaml
 from bot.facility_faq import SMS_LIMIT
 from bot.faq_answers import missing_details
 from bot.faq_topics import known_details, load_topics
@@ -27,10 +27,20 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 TOP_LEVEL_KEYS = ("name", "helpline_phone", "admissions", "address", "program", "insurance",
                   "telehealth", "detox_on_site", "medication_treatment", "specialty_tracks",
                   "details")
+# The settings inside each section, to name a misspelt one ("closed_date") rather than
+# silently go without it.
+SECTION_KEYS = {
+    "admissions": ("timezone", "timezone_label", "hours", "closed_dates"),
+    "program": ("hours_per_week", "days_per_week", "session_options", "typical_length"),
+    "insurance": ("accepted", "self_pay_range"),
+}
+# How far ahead the holiday dates should reach: a list that runs out at Christmas is
+# noticed in October, not on December 26 with New Year's Day a week away.
+CLOSED_DATES_AHEAD = dt.timedelta(days=60)
 # Values actions fill in at run time rather than from the profile, at their longest.
 LONGEST_RUNTIME_VALUES = {
     "suggested_topics": "cost, insurance or the weekly schedule",
-    "callback": "on Wednesday from 10:30am Central time, aiming for weekday evenings, "
+    "callback": "on September 30 from 10:30am Central time, aiming for weekday evenings, "
                 "after 6pm as you asked",
     "name": "Maximiliana-Josephine-Alexand",  # a first name is cut at 30 characters
     "relation": "your relative",
@@ -44,6 +54,8 @@ LONGEST_RUNTIME_VALUES = {
 class Report:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Not a mistake yet, but one soon: printed to stderr as "warning:".
+    warnings: list[str] = field(default_factory=list)
     # Detail name -> characters it could grow by before some reply passes one SMS.
     room: dict[str, int] = field(default_factory=dict)
 
@@ -66,7 +78,7 @@ def fill(text: str, values: dict[str, str]) -> str:
 def check(profile_path: Path, today: dt.date | None = None) -> Report:
     report = Report()
     try:
-        raw = yaml.safe_load(profile_path.read_text(encoding="utf-8")) or {}
+        raw = read_profile_yaml(profile_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         # A center's first mistake is often an unquoted sentence holding ": "; a traceback
         # would not say where.
@@ -78,6 +90,12 @@ def check(profile_path: Path, today: dt.date | None = None) -> Report:
     for key in raw if isinstance(raw, dict) else ():
         if key not in TOP_LEVEL_KEYS:
             report.errors.append(f"unknown section {key!r}{_did_you_mean(key, TOP_LEVEL_KEYS)}")
+    for section, known_keys in SECTION_KEYS.items():
+        values = raw.get(section) if isinstance(raw, dict) else None
+        for key in values if isinstance(values, dict) else ():
+            if key not in known_keys:
+                report.errors.append(f"unknown setting {section}.{key}"
+                                     f"{_did_you_mean(key, known_keys)}")
     try:
         profile = load_profile(profile_path)
     except FacilityProfileError as error:
@@ -99,14 +117,16 @@ def check(profile_path: Path, today: dt.date | None = None) -> Report:
 
 def _check_closed_dates(profile: FacilityProfile, today: dt.date, report: Report) -> None:
     """The assistant tells people about holidays from a sentence, but only the dates decide
-    whether a handoff rings the admissions phone: say when they have run out."""
+    whether a handoff rings the admissions phone: say when they are about to run out."""
     if not profile.details.get("holiday_closures"):
         return
-    if not any(day >= today for day in profile.closed_dates):
-        report.notes.append(
-            "details.holiday_closures names closed days, but admissions.closed_dates lists "
-            "none from today on: on those days a handoff will still ring the admissions "
-            "phone; add their dates")
+    last = max(profile.closed_dates, default=None)
+    if last is None or last < today + CLOSED_DATES_AHEAD:
+        listed = f"lists none after {last.isoformat()}" if last else "lists no dates"
+        report.warnings.append(
+            f"details.holiday_closures names closed days, but admissions.closed_dates "
+            f"{listed}: add the coming year's dates, or on those days a handoff will ring "
+            "the admissions phone")
 
 
 def _check_lengths(profile: FacilityProfile, report: Report) -> None:
@@ -142,6 +162,8 @@ def main() -> int:
         tight = sorted(report.room.items(), key=lambda item: item[1])[:5]
         print(f"{path.name}: room left in the tightest details: "
               + ", ".join(f"{name} {room}" for name, room in tight) + " characters")
+    for warning in report.warnings:
+        print(f"{path.name}: warning: {warning}", file=sys.stderr)
     for error in report.errors:
         print(f"{path.name}: {error}", file=sys.stderr)
     if not report.errors:

@@ -54,12 +54,30 @@ def test_an_unquoted_sentence_holding_a_colon_is_named_by_its_line(tmp_path):
     assert f"near line {at + 1}" in error and "double quotes" in error
 
 
-def test_holidays_said_without_dates_still_to_come_are_named():
+def test_holiday_dates_about_to_run_out_are_warned_of_in_time():
     import datetime as dt
 
-    def _said(today):
-        return [note for note in check(SAMPLE, today=today).notes if "closed_dates" in note]
-    assert _said(dt.date(2026, 12, 4)) == []
-    # After the sample's last listed holiday, handoffs would ring an empty office again.
-    [note] = _said(dt.date(2027, 12, 26))
-    assert "holiday_closures" in note and "ring the admissions phone" in note
+    def _warned(today):
+        return [w for w in check(SAMPLE, today=today).warnings if "closed_dates" in w]
+    assert _warned(dt.date(2026, 12, 4)) == []
+    # The sample's last listed holiday is Christmas 2027: by November, next year's are due.
+    [warning] = _warned(dt.date(2027, 11, 1))
+    assert "none after 2027-12-25" in warning and "ring the admissions phone" in warning
+    assert check(SAMPLE, today=dt.date(2027, 11, 1)).errors == []
+
+
+def test_a_misspelt_setting_inside_a_section_is_named(tmp_path):
+    def misspell(raw):
+        raw["admissions"]["closed_date"] = raw["admissions"].pop("closed_dates")
+        raw["insurance"]["acepted"] = raw["insurance"].pop("accepted")
+    report = check(_profile(tmp_path, misspell))
+    assert "unknown setting admissions.closed_date (did you mean 'closed_dates'?)" in report.errors
+    assert "unknown setting insurance.acepted (did you mean 'accepted'?)" in report.errors
+
+
+def test_an_impossible_holiday_date_is_named_not_a_traceback(tmp_path):
+    path = tmp_path / "facility_profile.yml"
+    path.write_text(SAMPLE.read_text(encoding="utf-8").replace("- 2027-01-01", "- 2027-02-30"),
+                    encoding="utf-8")
+    report = check(path)
+    assert any("closed_dates" in e and "2027-02-30" in e for e in report.errors)

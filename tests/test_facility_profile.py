@@ -169,6 +169,9 @@ def test_closed_dates_may_be_quoted_and_a_bad_one_is_named():
 def test_a_week_of_closed_dates_still_finds_the_next_opening():
     raw = _raw()
     raw["admissions"]["closed_dates"] = [f"2026-12-{day}" for day in range(21, 32)]
-    opening = parse_profile(raw).next_opening(dt.datetime(2026, 12, 20, 12, 0, tzinfo=CHICAGO))
+    profile = parse_profile(raw)
+    sunday_before = dt.datetime(2026, 12, 20, 12, 0, tzinfo=CHICAGO)
     # New Year's Day is not in this list, and is a Friday.
-    assert opening == dt.datetime(2027, 1, 1, 8, 0, tzinfo=CHICAGO)
+    assert profile.next_opening(sunday_before) == dt.datetime(2027, 1, 1, 8, 0, tzinfo=CHICAGO)
+    # Twelve days away: "on Friday" would read as this coming Friday.
+    assert profile.callback_phrase(sunday_before) == "on January 1 from 8am Central time"
