@@ -71,8 +71,11 @@ class FacilityProfile:
         """When admissions next opens after `now` (local time), or None if it never does."""
         zone = ZoneInfo(self.timezone)
         local = now.astimezone(zone)
-        # Past a week of weekdays, and past any run of closed dates (a holiday week).
-        for days_ahead in range(8 + len(self.closed_dates)):
+        # A week past today or past the last closed date still to come, whichever is later
+        # (closed dates need not be consecutive), but no more than a year ahead.
+        upcoming = [day for day in self.closed_dates if day >= local.date()]
+        horizon = min(max(upcoming, default=local.date()), local.date() + dt.timedelta(days=366))
+        for days_ahead in range((horizon - local.date()).days + 8):
             day = local.date() + dt.timedelta(days=days_ahead)
             hours = self._hours_on(day)
             if hours is None:
@@ -308,7 +311,12 @@ def read_profile_yaml(text: str) -> object:
 
 
 def load_profile(path: Path) -> FacilityProfile:
-    data = read_profile_yaml(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        data = read_profile_yaml(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark is not None else ""
+        raise FacilityProfileError(f"{Path(path).name} is not valid YAML{where}") from error
     if not isinstance(data, dict):
         raise FacilityProfileError(f"{path} must hold a mapping of settings")
     return parse_profile(data)

@@ -14,6 +14,7 @@ import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -110,7 +111,9 @@ def check(profile_path: Path, today: dt.date | None = None) -> Report:
     if deferring:
         report.notes.append("these topics will say \"I don't have that detail\" (their "
                             f"details are empty): {', '.join(deferring)}")
-    _check_closed_dates(profile, today or dt.date.today(), report)
+    # "Today" where the center is, as the hours check reads the dates.
+    _check_closed_dates(profile, today or dt.datetime.now(ZoneInfo(profile.timezone)).date(),
+                        report)
     _check_lengths(profile, report)
     return report
 

@@ -7,14 +7,17 @@ name a `channel` and a `condition` on the `language` slot, as Rasa's own respons
 """
 from __future__ import annotations
 
+import logging
 import string
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
-from bot.facility import cached_profile
+from bot.facility import FacilityProfileError, cached_profile
 from bot.settings import BOT_DIR, load_settings
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "en"
 
@@ -52,12 +55,23 @@ def channel_reply(name: str, channel: str | None = None, language: str = DEFAULT
                 variation.get("channel") == channel)
 
     best = max(candidates, key=fit)
-    filled = {**cached_profile(load_settings().facility_profile_path).reply_slots(), **values}
+    filled = {**_profile_slots(), **values}
     message: dict[str, Any] = {
         "text": string.Formatter().vformat(best["text"], (), _Missing(filled))}
     if best.get("custom"):
         message["custom"] = best["custom"]
     return message
+
+
+def _profile_slots() -> dict[str, str]:
+    """The profile's values, or none when it cannot be read (a center's typo after the
+    servers started): the crisis reply, which names no center fact, must still go out."""
+    try:
+        return cached_profile(load_settings().facility_profile_path).reply_slots()
+    except (FacilityProfileError, OSError) as error:
+        logger.error("facility profile unreadable (%s); replies sent without its values",
+                     type(error).__name__)
+        return {}
 
 
 def all_texts_of(name: str) -> frozenset[str]:

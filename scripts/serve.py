@@ -5,6 +5,7 @@ import signal
 import sys
 import time
 
+from bot.facility import FacilityProfileError, load_profile
 from bot.messaging.twilio_api import twilio_configured
 from bot.settings import DEFAULT_RASA_PORT, DEFAULT_VAR_DIR, Settings, load_settings
 from scripts.stack import Stack
@@ -88,6 +89,14 @@ def console_status(settings: Settings) -> str:
 
 def main() -> int:
     settings = load_settings()
+    try:
+        # Every reply is filled from the profile: a mistake in it is named now, not found by
+        # the first person who writes in.
+        load_profile(settings.facility_profile_path)
+    except (FacilityProfileError, OSError) as error:
+        print(f"The facility profile cannot be used: {error}\n"
+              "Run `.venv/bin/python -m bot.facility_check` for details.", file=sys.stderr)
+        return 2
     stack = Stack(settings, with_console=True)
     stopping = False
 

@@ -162,3 +162,18 @@ def test_nlu_never_reads_a_rasa_command(command):
 def test_nlu_reads_no_more_than_the_limit_and_no_lone_surrogate():
     assert len(text_for_nlu("x" * 10_000)) == MAX_MESSAGE_CHARS
     assert text_for_nlu("\ud800 hi").encode("utf-8")  # encodable, so no step fails on it
+
+
+def test_an_unreadable_profile_still_lets_the_crisis_reply_out(responses, monkeypatch, tmp_path):
+    # The center saved a typo after the servers started; the profile is read on first use.
+    from bot.facility import cached_profile
+
+    broken = tmp_path / "profile.yml"
+    broken.write_text("name: [unclosed", encoding="utf-8")
+    monkeypatch.setenv("FACILITY_PROFILE", str(broken))
+    cached_profile.cache_clear()
+    try:
+        replies = texts(deliver("i took all my pills", [], crash=False))
+    finally:
+        cached_profile.cache_clear()
+    assert replies == [responses["utter_crisis"][0]["text"]]

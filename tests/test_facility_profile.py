@@ -161,9 +161,20 @@ def test_closed_dates_may_be_quoted_and_a_bad_one_is_named():
     raw["admissions"]["closed_dates"] = ["Christmas"]
     with pytest.raises(FacilityProfileError, match="closed_dates"):
         parse_profile(raw)
-    raw["admissions"]["closed_dates"] = "2026-12-25"
-    with pytest.raises(FacilityProfileError, match="closed_dates"):
-        parse_profile(raw)
+    # A single date, or a date with a time (which would never match a day), is refused.
+    for wrong in ("2026-12-25", [dt.datetime(2026, 12, 25, 0, 0)], ["2026-12-25T00:00"]):
+        raw["admissions"]["closed_dates"] = wrong
+        with pytest.raises(FacilityProfileError, match="closed_dates"):
+            parse_profile(raw)
+
+
+def test_closed_dates_apart_from_each_other_still_find_the_next_opening():
+    raw = _raw()
+    # Saturday hours only, and the next two Saturdays closed.
+    raw["admissions"]["hours"] = {"sat": "09:00-13:00"}
+    raw["admissions"]["closed_dates"] = ["2026-12-26", "2027-01-02"]
+    opening = parse_profile(raw).next_opening(dt.datetime(2026, 12, 20, 12, 0, tzinfo=CHICAGO))
+    assert opening == dt.datetime(2027, 1, 9, 9, 0, tzinfo=CHICAGO)
 
 
 def test_a_week_of_closed_dates_still_finds_the_next_opening():

@@ -102,3 +102,16 @@ def test_make_run_says_whether_the_phone_channels_are_on():
     status = phone_channels_status(on)
     assert "https://help.example.org/webhooks/twilio_sms/webhook" in status
     assert "https://help.example.org/webhooks/twilio_voice/status" in status
+
+
+def test_serve_refuses_to_start_on_a_broken_profile_and_says_why(tmp_path):
+    broken = tmp_path / "profile.yml"
+    broken.write_text((PROJECT_ROOT / "bot" / "facility_profile.yml").read_text(
+        encoding="utf-8").replace("- 2027-01-01", "- 2027-02-30"), encoding="utf-8")
+    env = {**os.environ, "FACILITY_PROFILE": str(broken), "RASA_PORT": str(free_port()),
+           "VAR_DIR": str(tmp_path / "var")}
+    done = subprocess.run([sys.executable, "-m", "scripts.serve"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "closed_dates" in done.stderr and "2027-02-30" in done.stderr
+    assert "Starting the assistant" not in done.stdout

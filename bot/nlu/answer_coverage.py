@@ -175,6 +175,10 @@ class AnswerCoverage(GraphComponent, IntentClassifier):
                 # A damaged file (valid JSON, but not topic -> value) loses only what it
                 # held: no key terms, or one bar for every topic, rather than an error on
                 # every message. A model trained before the spread was kept has no spread.
+                if not (model_dir / KEY_TERMS_FILE).exists():
+                    # Kept by every model this component trains: its absence means damage.
+                    logger.warning("answer coverage: %s missing; no key terms",
+                                   KEY_TERMS_FILE)
                 key_terms = _topic_map(model_dir / KEY_TERMS_FILE, _is_list_of_words)
                 spread = _topic_map(model_dir / SPREAD_FILE, _is_number)
             default_encoder()
