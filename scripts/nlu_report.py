@@ -408,7 +408,7 @@ def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -
     print(f"\ncoverage check replayed (configured: min_similarity {configured['min_similarity']}, "
           f"sure_above {configured['sure_above']}, spread_quantile {quantile}, "
           f"similarity_floor {configured.get('similarity_floor')}):")
-    print(f"{'min_similarity':>14} {'topic bars':>18} {'held-out acc':>12} {'answered':>9} "
+    print(f"{'min_similarity':>14} {'topic bars':>22} {'held-out acc':>12} {'answered':>9} "
           f"{'misleading':>10}")
     settings = [({"min_similarity": threshold, "spread_quantile": 0.0}, "one bar")
                 for threshold in sorted({*COVERAGE_SWEEP, configured["min_similarity"]})]
@@ -433,7 +433,7 @@ def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -
         outcomes = [longtail_outcome(answer, gated(p), reply_for(gated(p), text, topics, profile))
                     for (text, answer), p in zip(longtail, longtail_parses, strict=True)]
         answerable = [o for o, (_, a) in zip(outcomes, longtail, strict=True) if a != DEFER]
-        print(f"{config['min_similarity']:14.2f} {bars:>18} {right / len(gold):12.3f} "
+        print(f"{config['min_similarity']:14.2f} {bars:>22} {right / len(gold):12.3f} "
               f"{answerable.count('answered') / len(answerable):9.1%} "
               f"{outcomes.count('misleading') / len(outcomes):10.1%}")
 
