@@ -5,6 +5,7 @@ Pure Python (no Rasa import) so it is tested as plain functions.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -12,6 +13,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+
+logger = logging.getLogger(__name__)
 
 # A detail is put inside a reply that must fit one text message (320 characters).
 MAX_DETAIL_CHARACTERS = 200
@@ -311,15 +314,39 @@ def read_profile_yaml(text: str) -> object:
 
 
 def load_profile(path: Path) -> FacilityProfile:
+    """The profile, or FacilityProfileError naming what is wrong with the file: every mistake
+    a center can make in it is that one error, never a traceback."""
+    name = Path(path).name
     try:
         data = read_profile_yaml(Path(path).read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise FacilityProfileError(
+            f"{name} is not saved as UTF-8 (text pasted from a word processor?)") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" near line {mark.line + 1}" if mark is not None else ""
-        raise FacilityProfileError(f"{Path(path).name} is not valid YAML{where}") from error
+        raise FacilityProfileError(f"{name} is not valid YAML{where}") from error
     if not isinstance(data, dict):
         raise FacilityProfileError(f"{path} must hold a mapping of settings")
-    return parse_profile(data)
+    try:
+        return parse_profile(data)
+    except FacilityProfileError:
+        raise
+    except (TypeError, AttributeError, ValueError) as error:
+        # A list where a mapping belongs (`hours: [mon, tue]`), a number where a list does.
+        raise FacilityProfileError(
+            f"{name} has a setting of the wrong kind ({type(error).__name__}: {error})") from error
+
+
+def readable_profile(path: Path) -> FacilityProfile | None:
+    """The profile, or None (logged) when it cannot be read: for replies that must go out
+    whatever the file says, the crisis reply first."""
+    try:
+        return cached_profile(path)
+    except Exception as error:  # any mistake in the file: the caller answers without it
+        logger.error("facility profile unreadable (%s); replying without its values",
+                     type(error).__name__)
+        return None
 
 
 @lru_cache(maxsize=4)

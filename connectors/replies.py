@@ -7,17 +7,14 @@ name a `channel` and a `condition` on the `language` slot, as Rasa's own respons
 """
 from __future__ import annotations
 
-import logging
 import string
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
-from bot.facility import FacilityProfileError, cached_profile
+from bot.facility import readable_profile
 from bot.settings import BOT_DIR, load_settings
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "en"
 
@@ -64,14 +61,10 @@ def channel_reply(name: str, channel: str | None = None, language: str = DEFAULT
 
 
 def _profile_slots() -> dict[str, str]:
-    """The profile's values, or none when it cannot be read (a center's typo after the
-    servers started): the crisis reply, which names no center fact, must still go out."""
-    try:
-        return cached_profile(load_settings().facility_profile_path).reply_slots()
-    except (FacilityProfileError, OSError) as error:
-        logger.error("facility profile unreadable (%s); replies sent without its values",
-                     type(error).__name__)
-        return {}
+    """The profile's values, or none when it cannot be read (a center's mistake saved after
+    the servers started): the crisis reply, which names no center fact, must still go out."""
+    profile = readable_profile(load_settings().facility_profile_path)
+    return profile.reply_slots() if profile else {}
 
 
 def all_texts_of(name: str) -> frozenset[str]:

@@ -28,7 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from bot.facility import cached_profile
+from bot.facility import cached_profile, readable_profile
 from bot.handoff import service
 from bot.leads.recording import recorder_from_settings
 from bot.leads.submission import LeadDetails, Submission
@@ -106,13 +106,16 @@ def _listen(reply: VoiceResponse, config: TwilioChannelConfig, spoken: list[str]
 
 
 def _prompts(config: TwilioChannelConfig) -> dict[str, str]:
-    profile = cached_profile(config.settings.facility_profile_path)
+    # Read before any crisis check of the turn: an unreadable profile must not keep 911/988
+    # from a caller, so the center's name is left out instead.
+    profile = readable_profile(config.settings.facility_profile_path)
+    center = profile.name if profile else "us"
     return {
         "reprompt": "Sorry, I didn't hear anything. You can ask about our outpatient program, "
                     "or press 0 or say 'counselor' to reach a person.",
         "offer": "Would you like to talk with an admissions counselor? Press 0 or say "
                  "'counselor'. Otherwise I'll say goodbye.",
-        "goodbye": f"Thank you for calling {profile.name}. You can call back any time. "
+        "goodbye": f"Thank you for calling {center}. You can call back any time. "
                    f"In an emergency, hang up and dial 9 1 1. Goodbye.",
         "not_understood": "Sorry, I couldn't make that out. Could you say it again?",
         "no_answer": "I'm sorry, no one could pick up just now. A counselor will call you "

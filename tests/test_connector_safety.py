@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import types
 
 import pytest
@@ -164,12 +165,25 @@ def test_nlu_reads_no_more_than_the_limit_and_no_lone_surrogate():
     assert text_for_nlu("\ud800 hi").encode("utf-8")  # encodable, so no step fails on it
 
 
-def test_an_unreadable_profile_still_lets_the_crisis_reply_out(responses, monkeypatch, tmp_path):
-    # The center saved a typo after the servers started; the profile is read on first use.
+@pytest.mark.parametrize("saved", [
+    "name: [unclosed".encode(),                                     # not YAML
+    "name: Lakeview\u2019s".encode("cp1252"),                      # not UTF-8
+    {"hours": "[mon, tue]"},                                        # wrong kind of value
+])
+def test_an_unreadable_profile_still_lets_the_crisis_reply_out(responses, monkeypatch, tmp_path,
+                                                               saved):
+    # The center saved a mistake after the servers started; the profile is read on first use.
     from bot.facility import cached_profile
 
     broken = tmp_path / "profile.yml"
-    broken.write_text("name: [unclosed", encoding="utf-8")
+    if isinstance(saved, dict):  # the sample profile with one setting changed
+        from bot.settings import BOT_DIR
+
+        sample = (BOT_DIR / "facility_profile.yml").read_text(encoding="utf-8")
+        saved = re.sub(r"(?ms)^  hours:\n(    \w+: .*?\n)+", f"  hours: {saved['hours']}\n",
+                       sample).encode()
+        assert b"hours: [mon, tue]" in saved
+    broken.write_bytes(saved)
     monkeypatch.setenv("FACILITY_PROFILE", str(broken))
     cached_profile.cache_clear()
     try:

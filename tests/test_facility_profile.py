@@ -186,3 +186,28 @@ def test_a_week_of_closed_dates_still_finds_the_next_opening():
     assert profile.next_opening(sunday_before) == dt.datetime(2027, 1, 1, 8, 0, tzinfo=CHICAGO)
     # Twelve days away: "on Friday" would read as this coming Friday.
     assert profile.callback_phrase(sunday_before) == "on January 1 from 8am Central time"
+
+
+@pytest.mark.parametrize("saved, named", [
+    ("name: [unclosed".encode(), "not valid YAML near line 1"),
+    ("name: Lakeview\u2019s".encode("cp1252"), "not saved as UTF-8"),
+])
+def test_a_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path, saved, named):
+    path = tmp_path / "profile.yml"
+    path.write_bytes(saved)
+    with pytest.raises(FacilityProfileError, match=named):
+        load_profile(path)
+
+
+@pytest.mark.parametrize("section, key, wrong", [
+    ("admissions", "hours", ["mon", "tue"]),
+    ("insurance", "accepted", 5),
+    (None, "specialty_tracks", 3),
+])
+def test_a_setting_of_the_wrong_kind_is_named_not_a_traceback(tmp_path, section, key, wrong):
+    raw = _raw()
+    (raw[section] if section else raw)[key] = wrong
+    path = tmp_path / "profile.yml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(FacilityProfileError, match="wrong kind"):
+        load_profile(path)

@@ -152,6 +152,24 @@ def test_a_crisis_the_assistant_missed_still_gets_the_spoken_crisis_reply(call):
     assert step_of(twiml.find("Gather").get("action")) == "offer_988"
 
 
+def test_a_caller_in_crisis_hears_911_even_when_the_profile_cannot_be_read(call, monkeypatch):
+    from bot import facility
+
+    def unreadable(path):
+        raise facility.FacilityProfileError("profile.yml is not valid YAML near line 3")
+    # A center saved a mistake after the server started, and the profile is read afresh.
+    monkeypatch.setattr(facility, "load_profile", unreadable)
+    facility.cached_profile.cache_clear()
+    call.bot.reply = "Sorry, I couldn't make that out."
+    try:
+        twiml = call.post("step=answer", SpeechResult="my son is not breathing")
+    finally:
+        monkeypatch.undo()
+        facility.cached_profile.cache_clear()
+    assert any("9 1 1" in text for text in said(twiml))
+    assert step_of(twiml.find("Gather").get("action")) == "offer_988"
+
+
 def test_when_no_one_answers_the_transfer_the_caller_hears_about_a_callback(call):
     twiml = call.post("step=after_dial", DialCallStatus="no-answer")
     assert "call you back" in said(twiml)[0] and twiml.find("Hangup") is not None

@@ -8,7 +8,7 @@ from functools import lru_cache
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.facility import cached_profile
+from bot.facility import readable_profile
 from bot.messaging.outbound import OutboundSms, SmsTransport
 from bot.messaging.store import messaging_store_for
 from bot.settings import Settings
@@ -59,6 +59,8 @@ def twilio_transport(settings: Settings) -> SmsTransport | None:
 
 
 def outbound_from_settings(settings: Settings) -> OutboundSms:
-    profile = cached_profile(settings.facility_profile_path)
+    # Staff alerts still go out when the profile cannot be read; the zone is then Central,
+    # at most an hour from the Eastern and Mountain zones, for the quiet-hours check.
+    profile = readable_profile(settings.facility_profile_path)
     return OutboundSms(twilio_transport(settings), messaging_store_for(settings.database_url),
-                       fallback_zone=profile.timezone)
+                       fallback_zone=profile.timezone if profile else "America/Chicago")
