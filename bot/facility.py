@@ -221,6 +221,16 @@ def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
     return frozenset(dates)
 
 
+def _word_list(raw: object, where: str) -> tuple[str, ...]:
+    # "accepted: Aetna, Cigna" is one string, which would be read letter by letter.
+    if raw is None or raw == "":
+        return ()
+    if not isinstance(raw, list):
+        raise FacilityProfileError(f"{where} must be a list, one item per line starting with "
+                                   "'- '")
+    return tuple(str(item) for item in raw)
+
+
 def _require(mapping: dict, key: str, where: str = "") -> object:
     value = mapping.get(key) if isinstance(mapping, dict) else None
     if value is None or value == "":
@@ -253,12 +263,12 @@ def parse_profile(data: dict) -> FacilityProfile:
         days_per_week=str(_require(program, "days_per_week", "program.")),
         session_options=str(_require(program, "session_options", "program.")),
         typical_length=str(_require(program, "typical_length", "program.")),
-        accepted_insurers=tuple(str(i) for i in insurance.get("accepted") or ()),
+        accepted_insurers=_word_list(insurance.get("accepted"), "insurance.accepted"),
         self_pay_range=str(_require(insurance, "self_pay_range", "insurance.")),
         telehealth=bool(data.get("telehealth", False)),
         detox_on_site=bool(data.get("detox_on_site", False)),
         medication_treatment=bool(data.get("medication_treatment", False)),
-        specialty_tracks=tuple(str(t) for t in data.get("specialty_tracks") or ()),
+        specialty_tracks=_word_list(data.get("specialty_tracks"), "specialty_tracks"),
         details=_parse_details(data.get("details")),
     )
 

@@ -80,6 +80,10 @@ def check(profile_path: Path, today: dt.date | None = None) -> Report:
     report = Report()
     try:
         raw = read_profile_yaml(profile_path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        report.errors.append("the profile is not saved as UTF-8 (text pasted from a word "
+                             "processor?): save it as UTF-8 text")
+        return report
     except yaml.YAMLError as error:
         # A center's first mistake is often an unquoted sentence holding ": "; a traceback
         # would not say where.

@@ -22,7 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.facility import cached_profile
+from bot.facility import readable_profile
 from bot.log_redaction import remember_sensitive
 from bot.messaging.keywords import Keyword, keyword_of
 from bot.messaging.outbound import Purpose
@@ -66,17 +66,21 @@ def twiml(*bodies: str) -> HTTPResponse:
 
 
 def keyword_reply(keyword: Keyword, config: TwilioChannelConfig) -> str:
-    profile = cached_profile(config.settings.facility_profile_path)
+    # HELP and STOP are answered before any crisis check and carry 911/988 themselves: an
+    # unreadable profile leaves out the center's name and number, not the reply.
+    profile = readable_profile(config.settings.facility_profile_path)
+    center = f"{profile.name} " if profile else ""
     if keyword is Keyword.OPT_OUT:
-        return (f"You're unsubscribed from {profile.name} texts and won't get more. Reply START "
+        return (f"You're unsubscribed from {center}texts and won't get more. Reply START "
                 f"to text with us again. In an emergency call 911; for thoughts of suicide call "
                 f"or text 988.")
     if keyword is Keyword.OPT_IN:
-        return (f"You're subscribed again to {profile.name} texts. I'm the automated assistant; "
+        return (f"You're subscribed again to {center}texts. I'm the automated assistant; "
                 f"ask me about our outpatient program, or say 'counselor'. Reply STOP to opt out.")
-    return (f"{profile.name} admissions: call {profile.helpline_phone}, or text 'counselor' "
-            f"to reach a person. Automated assistant; msg & data rates may apply. Reply STOP "
-            f"to opt out. In an emergency call 911, or call or text 988.")
+    reach = (f"{profile.name} admissions: call {profile.helpline_phone}, or text 'counselor'"
+             if profile else "Admissions: text 'counselor'")
+    return (f"{reach} to reach a person. Automated assistant; msg & data rates may apply. "
+            f"Reply STOP to opt out. In an emergency call 911, or call or text 988.")
 
 
 def texts_of(messages: list[dict[str, Any]]) -> list[str]:

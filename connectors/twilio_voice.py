@@ -28,7 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from bot.facility import cached_profile, readable_profile
+from bot.facility import readable_profile
 from bot.handoff import service
 from bot.leads.recording import recorder_from_settings
 from bot.leads.submission import LeadDetails, Submission
@@ -347,17 +347,20 @@ async def _while_a_counselor_is_awaited(config: TwilioChannelConfig, phone: str,
     told when the counselor will call back, and listened to, so that anything they say, a
     crisis above all, still reaches the assistant and the crisis net. A caller whose turn
     failed is put through too, or after hours asked to say it again."""
-    profile = cached_profile(config.settings.facility_profile_path)
+    # Unreadable profile: hours unknown, so treated as closed; the caller is still listened
+    # to, a crisis above all, rather than hung up on.
+    profile = readable_profile(config.settings.facility_profile_path)
     now = _now()
     reply = VoiceResponse()
-    if config.settings.admissions_phone and profile.is_admissions_open(now):
+    if config.settings.admissions_phone and profile and profile.is_admissions_open(now):
         reply.say("Let me connect you with an admissions counselor.", **VOICE)
         _dial_admissions(reply, config)
         return reply
     if failed:
         sorry = channel_reply("utter_channel_error", CHANNEL)
         return _listen(reply, config, [speakable(sorry["text"])])
-    callback = profile.callback_phrase(now, await _callback_time_of(phone))
+    callback = (profile.callback_phrase(now, await _callback_time_of(phone)) if profile
+                else "as soon as admissions opens")
     waiting = channel_reply("utter_voice_callback_pending", CHANNEL, callback=callback)
     return _listen(reply, config, [speakable(waiting["text"])])
 

@@ -234,3 +234,18 @@ def shared_stack(tmp_path_factory):
         with throwaway_stack(workdir, extra_env=env) as stack:
             stack.embedding_port = embedding_port
             yield stack
+
+
+@pytest.fixture
+def unreadable_profile(monkeypatch):
+    """The facility profile as a center's mistake, saved after the servers started, leaves
+    it: every fresh read fails (the cache is emptied before and after)."""
+    from bot import facility
+
+    def unreadable(path):
+        raise facility.FacilityProfileError("profile.yml is not valid YAML near line 3")
+    monkeypatch.setattr(facility, "load_profile", unreadable)
+    facility.cached_profile.cache_clear()
+    yield
+    monkeypatch.undo()
+    facility.cached_profile.cache_clear()

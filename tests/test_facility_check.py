@@ -81,3 +81,12 @@ def test_an_impossible_holiday_date_is_named_not_a_traceback(tmp_path):
                     encoding="utf-8")
     report = check(path)
     assert any("closed_dates" in e and "2027-02-30" in e for e in report.errors)
+
+
+def test_a_profile_not_saved_as_utf8_is_named_not_a_traceback(tmp_path):
+    path = tmp_path / "facility_profile.yml"
+    path.write_bytes(SAMPLE.read_text(encoding="utf-8").replace(
+        "Lakeview Recovery Center", "Lakeview\u2019s Recovery Center").encode("cp1252"))
+    report = check(path)
+    assert report.errors == ["the profile is not saved as UTF-8 (text pasted from a word "
+                             "processor?): save it as UTF-8 text"]

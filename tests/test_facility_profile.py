@@ -209,5 +209,12 @@ def test_a_setting_of_the_wrong_kind_is_named_not_a_traceback(tmp_path, section,
     (raw[section] if section else raw)[key] = wrong
     path = tmp_path / "profile.yml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    with pytest.raises(FacilityProfileError, match="wrong kind"):
+    with pytest.raises(FacilityProfileError, match="wrong kind|must be a list"):
         load_profile(path)
+
+
+def test_plans_written_on_one_line_are_named_not_read_letter_by_letter():
+    raw = _raw()
+    raw["insurance"]["accepted"] = "Aetna, Cigna"
+    with pytest.raises(FacilityProfileError, match="insurance.accepted must be a list"):
+        parse_profile(raw)

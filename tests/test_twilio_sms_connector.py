@@ -119,6 +119,13 @@ def test_help_names_the_center_the_helpline_and_how_to_opt_out(sms):
     assert sms.bot.heard == []
 
 
+def test_help_still_gives_911_and_988_when_the_profile_cannot_be_read(sms, unreadable_profile):
+    # HELP is answered before any crisis check, so its own 911/988 must go out.
+    (reply,) = twiml_messages(sms.text("HELP"))
+    assert reply.startswith("Admissions: text 'counselor' to reach a person.")
+    assert "call 911" in reply and "text 988" in reply
+
+
 def test_a_picture_with_no_text_gets_a_kind_answer(sms):
     (reply,) = twiml_messages(sms.text("", NumMedia="1", MediaUrl0="https://api.twilio.com/x.jpg",
                                        MediaContentType0="image/jpeg"))

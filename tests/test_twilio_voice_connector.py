@@ -152,20 +152,10 @@ def test_a_crisis_the_assistant_missed_still_gets_the_spoken_crisis_reply(call):
     assert step_of(twiml.find("Gather").get("action")) == "offer_988"
 
 
-def test_a_caller_in_crisis_hears_911_even_when_the_profile_cannot_be_read(call, monkeypatch):
-    from bot import facility
-
-    def unreadable(path):
-        raise facility.FacilityProfileError("profile.yml is not valid YAML near line 3")
-    # A center saved a mistake after the server started, and the profile is read afresh.
-    monkeypatch.setattr(facility, "load_profile", unreadable)
-    facility.cached_profile.cache_clear()
+def test_a_caller_in_crisis_hears_911_even_when_the_profile_cannot_be_read(call,
+                                                                            unreadable_profile):
     call.bot.reply = "Sorry, I couldn't make that out."
-    try:
-        twiml = call.post("step=answer", SpeechResult="my son is not breathing")
-    finally:
-        monkeypatch.undo()
-        facility.cached_profile.cache_clear()
+    twiml = call.post("step=answer", SpeechResult="my son is not breathing")
     assert any("9 1 1" in text for text in said(twiml))
     assert step_of(twiml.find("Gather").get("action")) == "offer_988"
 
@@ -226,6 +216,19 @@ def test_a_waiting_caller_on_a_closed_date_is_not_put_through(call, monkeypatch)
     twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
     assert twiml.find("Dial") is None  # nobody is at the admissions desk on Christmas
     assert "call you back tomorrow from 9" in said(twiml)[0]
+
+
+def test_a_waiting_caller_is_still_listened_to_when_the_profile_cannot_be_read(
+        call, monkeypatch, unreadable_profile):
+    from connectors import twilio_voice
+
+    monkeypatch.setattr(twilio_voice, "_now", lambda: OPEN_HOURS)
+    call.bot.reply = ""
+    twiml = call.post("step=answer", SpeechResult="hello? is anyone there")
+    # Hours unknown: not put through to a desk that may be empty, and not hung up on.
+    assert twiml.find("Dial") is None and twiml.find("Hangup") is None
+    assert "as soon as admissions opens" in said(twiml)[0]
+    assert step_of(twiml.find("Gather").get("action")) == "answer"
 
 
 def test_a_waiting_caller_after_hours_hears_when_and_is_still_listened_to(call, monkeypatch):

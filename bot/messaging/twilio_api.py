@@ -59,8 +59,9 @@ def twilio_transport(settings: Settings) -> SmsTransport | None:
 
 
 def outbound_from_settings(settings: Settings) -> OutboundSms:
-    # Staff alerts still go out when the profile cannot be read; the zone is then Central,
-    # at most an hour from the Eastern and Mountain zones, for the quiet-hours check.
+    # Staff alerts still go out when the profile cannot be read. They are exempt from quiet
+    # hours, so the zone (Central then) decides nothing for them; the console, whose texts
+    # are checked, builds its own sender from the profile when it starts.
     profile = readable_profile(settings.facility_profile_path)
     return OutboundSms(twilio_transport(settings), messaging_store_for(settings.database_url),
                        fallback_zone=profile.timezone if profile else "America/Chicago")
