@@ -198,16 +198,21 @@ def _parse_hours(raw: str, day: str) -> OpeningHours:
     return OpeningHours(opens, closes)
 
 
-def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
+def _as_list(raw: object, where: str, example: str) -> list:
+    # "accepted: Aetna, Cigna" or "closed_dates: 2026-12-25" is one string, which would be
+    # read letter by letter or not at all.
     if raw is None or raw == "":
-        return frozenset()
+        return []
     if not isinstance(raw, list):
-        raise FacilityProfileError(
-            "admissions.closed_dates must be a list, one date per line starting with '- ', "
-            "like '- 2026-12-25'")
+        raise FacilityProfileError(f"{where} must be a list, one item per line starting with "
+                                   f"'- ', like '- {example}'")
+    return raw
+
+
+def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
     dates = set()
-    for value in raw:
-        # YAML reads an unquoted 2026-12-25 as a date already; a quoted one is a string.
+    for value in _as_list(raw, "admissions.closed_dates", "2026-12-25"):
+        # Read as text (_ProfileLoader), or as a date when the data came from elsewhere.
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             dates.add(value)
             continue
@@ -221,14 +226,8 @@ def _parse_closed_dates(raw: object) -> frozenset[dt.date]:
     return frozenset(dates)
 
 
-def _word_list(raw: object, where: str) -> tuple[str, ...]:
-    # "accepted: Aetna, Cigna" is one string, which would be read letter by letter.
-    if raw is None or raw == "":
-        return ()
-    if not isinstance(raw, list):
-        raise FacilityProfileError(f"{where} must be a list, one item per line starting with "
-                                   "'- '")
-    return tuple(str(item) for item in raw)
+def _word_list(raw: object, where: str, example: str) -> tuple[str, ...]:
+    return tuple(str(item) for item in _as_list(raw, where, example))
 
 
 def _require(mapping: dict, key: str, where: str = "") -> object:
@@ -263,12 +262,12 @@ def parse_profile(data: dict) -> FacilityProfile:
         days_per_week=str(_require(program, "days_per_week", "program.")),
         session_options=str(_require(program, "session_options", "program.")),
         typical_length=str(_require(program, "typical_length", "program.")),
-        accepted_insurers=_word_list(insurance.get("accepted"), "insurance.accepted"),
+        accepted_insurers=_word_list(insurance.get("accepted"), "insurance.accepted", "Aetna"),
         self_pay_range=str(_require(insurance, "self_pay_range", "insurance.")),
         telehealth=bool(data.get("telehealth", False)),
         detox_on_site=bool(data.get("detox_on_site", False)),
         medication_treatment=bool(data.get("medication_treatment", False)),
-        specialty_tracks=_word_list(data.get("specialty_tracks"), "specialty_tracks"),
+        specialty_tracks=_word_list(data.get("specialty_tracks"), "specialty_tracks", "women"),
         details=_parse_details(data.get("details")),
     )
 
@@ -319,33 +318,39 @@ _ProfileLoader.yaml_implicit_resolvers = {
 }
 
 
-def read_profile_yaml(text: str) -> object:
-    return yaml.load(text, Loader=_ProfileLoader)  # noqa: S506 (a SafeLoader subclass)
+def read_profile_file(path: Path) -> dict:
+    """The profile file's settings as written, or FacilityProfileError saying, in words a
+    center can act on, why the file cannot be read."""
+    try:
+        data = yaml.load(Path(path).read_text(encoding="utf-8"),  # noqa: S506 (SafeLoader)
+                         Loader=_ProfileLoader) or {}
+    except UnicodeDecodeError as error:
+        raise FacilityProfileError("the profile is not saved as UTF-8 (text pasted from a word "
+                                   "processor?): save it as UTF-8 text") from error
+    except yaml.YAMLError as error:
+        # A center's first mistake is often an unquoted sentence holding ": "; a traceback
+        # would not say where.
+        mark = getattr(error, "problem_mark", None)
+        where = f" near line {mark.line + 1}" if mark is not None else ""
+        raise FacilityProfileError(f"the profile is not valid YAML{where}: put each detail's "
+                                   "sentence in double quotes") from error
+    if not isinstance(data, dict):
+        raise FacilityProfileError(f"{path} must hold a mapping of settings")
+    return data
 
 
 def load_profile(path: Path) -> FacilityProfile:
     """The profile, or FacilityProfileError naming what is wrong with the file: every mistake
     a center can make in it is that one error, never a traceback."""
-    name = Path(path).name
-    try:
-        data = read_profile_yaml(Path(path).read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError as error:
-        raise FacilityProfileError(
-            f"{name} is not saved as UTF-8 (text pasted from a word processor?)") from error
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" near line {mark.line + 1}" if mark is not None else ""
-        raise FacilityProfileError(f"{name} is not valid YAML{where}") from error
-    if not isinstance(data, dict):
-        raise FacilityProfileError(f"{path} must hold a mapping of settings")
+    data = read_profile_file(path)
     try:
         return parse_profile(data)
     except FacilityProfileError:
         raise
     except (TypeError, AttributeError, ValueError) as error:
         # A list where a mapping belongs (`hours: [mon, tue]`), a number where a list does.
-        raise FacilityProfileError(
-            f"{name} has a setting of the wrong kind ({type(error).__name__}: {error})") from error
+        raise FacilityProfileError(f"{Path(path).name} has a setting of the wrong kind "
+                                   f"({type(error).__name__}: {error})") from error
 
 
 def readable_profile(path: Path) -> FacilityProfile | None:

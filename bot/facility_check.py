@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.facility import FacilityProfile, FacilityProfileError, load_profile, read_profile_yaml
+from bot.facility import FacilityProfile, FacilityProfileError, load_profile, read_profile_file
 from bot.facility_faq import SMS_LIMIT
 from bot.faq_answers import missing_details
 from bot.faq_topics import known_details, load_topics
@@ -79,24 +79,15 @@ def fill(text: str, values: dict[str, str]) -> str:
 def check(profile_path: Path, today: dt.date | None = None) -> Report:
     report = Report()
     try:
-        raw = read_profile_yaml(profile_path.read_text(encoding="utf-8")) or {}
-    except UnicodeDecodeError:
-        report.errors.append("the profile is not saved as UTF-8 (text pasted from a word "
-                             "processor?): save it as UTF-8 text")
+        raw = read_profile_file(profile_path)
+    except FacilityProfileError as error:
+        report.errors.append(str(error))
         return report
-    except yaml.YAMLError as error:
-        # A center's first mistake is often an unquoted sentence holding ": "; a traceback
-        # would not say where.
-        mark = getattr(error, "problem_mark", None)
-        where = f" near line {mark.line + 1}" if mark is not None else ""
-        report.errors.append(f"the profile is not valid YAML{where}: put each detail's "
-                             "sentence in double quotes")
-        return report
-    for key in raw if isinstance(raw, dict) else ():
+    for key in raw:
         if key not in TOP_LEVEL_KEYS:
             report.errors.append(f"unknown section {key!r}{_did_you_mean(key, TOP_LEVEL_KEYS)}")
     for section, known_keys in SECTION_KEYS.items():
-        values = raw.get(section) if isinstance(raw, dict) else None
+        values = raw.get(section)
         for key in values if isinstance(values, dict) else ():
             if key not in known_keys:
                 report.errors.append(f"unknown setting {section}.{key}"

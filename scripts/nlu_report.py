@@ -437,5 +437,6 @@ def _print_coverage_sweep(held_out, holdout_parses, longtail, longtail_parses) -
               f"{answerable.count('answered') / len(answerable):9.1%} "
               f"{outcomes.count('misleading') / len(outcomes):10.1%}")
 
+
 if __name__ == "__main__":
     sys.exit(main())

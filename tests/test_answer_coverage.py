@@ -77,14 +77,21 @@ def test_a_question_nearer_a_known_unanswerable_one_is_not_covered_however_sure(
     assert coverage["unanswerable_similarity"] > coverage["similarity"] + 0.1
 
 
-def test_a_key_term_of_the_topic_keeps_it_however_far_the_examples_are(tmp_path):
+def _trained_with_insurer_terms(tmp_path, name: str):
+    """A model whose cost topic has the insurer names as key terms, and a bar no example
+    reaches; what `load` needs to read it back."""
     data = _training_data()
     data.lookup_tables = [{"name": "insurer", "elements": ["bcbs", "aetna"]}]
-    storage, resource = LocalModelStorage(tmp_path), Resource("with_terms")
+    storage, resource = LocalModelStorage(tmp_path), Resource(name)
     context = ExecutionContext(GraphSchema({}), "test")
     settings = {**AnswerCoverage.get_default_config(), "min_similarity": 0.99,
                 "key_terms": {"faq/cost": "insurer"}}
     AnswerCoverage.create(settings, storage, resource, context).train(data)
+    return settings, storage, resource, context
+
+
+def test_a_key_term_of_the_topic_keeps_it_however_far_the_examples_are(tmp_path):
+    settings, storage, resource, context = _trained_with_insurer_terms(tmp_path, "with_terms")
     component = AnswerCoverage.load(settings, storage, resource, context)
     [named] = component.process([_picked("u take bcbs?", "faq/cost")])
     assert named.get("intent")["name"] == "faq"
@@ -175,13 +182,7 @@ def test_a_damaged_spread_file_gives_every_topic_one_bar_rather_than_an_error(tm
 
 
 def test_a_damaged_key_terms_file_loses_only_its_damaged_entries(tmp_path):
-    data = _training_data()
-    data.lookup_tables = [{"name": "insurer", "elements": ["bcbs", "aetna"]}]
-    storage, resource = LocalModelStorage(tmp_path), Resource("damaged_terms")
-    context = ExecutionContext(GraphSchema({}), "test")
-    settings = {**AnswerCoverage.get_default_config(), "min_similarity": 0.99,
-                "key_terms": {"faq/cost": "insurer"}}
-    AnswerCoverage.create(settings, storage, resource, context).train(data)
+    settings, storage, resource, context = _trained_with_insurer_terms(tmp_path, "damaged_terms")
     with storage.write_to(resource) as model_dir:
         # One good entry, one that is not a list of words.
         (model_dir / "topic_key_terms.json").write_text(
