@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from bot.facility import readable_profile
+from bot.language import DOMAIN_LANGUAGE, without_profile_values
 from bot.settings import BOT_DIR, load_settings
 
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = DOMAIN_LANGUAGE
 
 
 @lru_cache(maxsize=1)
@@ -52,7 +53,7 @@ def channel_reply(name: str, channel: str | None = None, language: str = DEFAULT
                 variation.get("channel") == channel)
 
     best = max(candidates, key=fit)
-    filled = {**_profile_slots(), **values}
+    filled = {**profile_slots(language), **values}
     message: dict[str, Any] = {
         "text": string.Formatter().vformat(best["text"], (), _Missing(filled))}
     if best.get("custom"):
@@ -60,11 +61,13 @@ def channel_reply(name: str, channel: str | None = None, language: str = DEFAULT
     return message
 
 
-def _profile_slots() -> dict[str, str]:
-    """The profile's values, or none when it cannot be read (a center's mistake saved after
-    the servers started): the crisis reply, which names no center fact, must still go out."""
+def profile_slots(language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """The profile's values, or the language's stand-in words ("the center's admissions
+    line") when it cannot be read (a center's mistake saved after the servers started): the
+    crisis reply, which names no center fact, must still go out, and an error reply must not
+    say "call {facility_phone}"."""
     profile = readable_profile(load_settings().facility_profile_path)
-    return profile.reply_slots() if profile else {}
+    return profile.reply_slots() if profile else without_profile_values(language)
 
 
 def all_texts_of(name: str) -> frozenset[str]:

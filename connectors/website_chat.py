@@ -37,7 +37,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.facility import cached_profile
+from bot.facility import readable_profile
 from bot.handoff import service
 from bot.log_redaction import remember_sensitive
 from bot.settings import load_settings
@@ -360,11 +360,13 @@ async def conversation_status(conversation_id: str) -> dict[str, Any]:
     place = await service.place_in_queue(conversation_id)
     if place is None:
         return {"state": "assistant"}
-    profile = cached_profile(load_settings().facility_profile_path)
-    now = dt.datetime.now(dt.timezone.utc)
     if place.position is None:
         return {"state": "with_counselor"}
-    if profile.is_admissions_open(now):
+    profile = readable_profile(load_settings().facility_profile_path)
+    now = dt.datetime.now(dt.timezone.utc)
+    # With the hours unknown (the profile cannot be read) the visitor is still in line: say
+    # so, rather than promise a callback time nobody can know.
+    if profile is None or profile.is_admissions_open(now):
         return {"state": "waiting", "position": place.position}
     return {"state": "after_hours", "callback": profile.callback_phrase(now)}
 

@@ -191,3 +191,20 @@ def test_an_unreadable_profile_still_lets_the_crisis_reply_out(responses, monkey
     finally:
         cached_profile.cache_clear()
     assert replies == [responses["utter_crisis"][0]["text"]]
+
+
+def test_with_the_profile_unreadable_channel_replies_name_the_admissions_line_not_a_placeholder(
+        responses, unreadable_profile):
+    # Every reply a channel sends itself, on every channel and in each language it has.
+    from connectors.replies import channel_reply
+
+    said = {}
+    for name in ("utter_channel_error", "utter_waiting_for_counselor", "utter_disclosure",
+                 "utter_crisis", "utter_message_too_long"):
+        for channel in (None, "website", "twilio", "twilio_voice"):
+            for language in ("en", "es"):
+                said[name, channel, language] = channel_reply(name, channel, language)["text"]
+    assert not [key for key, text in said.items() if "{facility_" in text]
+    assert "call the center's admissions line to talk with a person" in said[
+        "utter_channel_error", "website", "en"]
+    assert "automated assistant for the center" in said["utter_disclosure", "website", "en"]

@@ -87,6 +87,14 @@ def test_a_spooled_crisis_is_texted_as_urgent_when_it_lands_with_a_routine_reque
     assert sorted(helpline.texts_to(ONCALL)) == sorted([URGENT_TEXT, ROUTINE_TEXT])
 
 
+def test_with_the_profile_unreadable_staff_are_still_texted_about_a_crisis(helpline,
+                                                                          unreadable_profile):
+    # The center saved a mistake in the profile after the servers started: the alert has no
+    # quiet hours to respect, so it goes out without the center's time zone.
+    record(ask(HandoffPriority.CRISIS, "crisis"))
+    assert helpline.texts_to(ONCALL) == [URGENT_TEXT]
+
+
 def tracker(sender="conv-cap") -> Tracker:
     return Tracker(sender_id=sender, slots={}, latest_message={"text": "talk to a person"},
                    events=[{"event": "user", "text": "talk to a person", "input_channel": "rest",

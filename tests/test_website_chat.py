@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import urllib.error
+import urllib.request
 import uuid
 from unittest import mock
 
@@ -483,7 +485,7 @@ def test_a_waiting_visitor_is_told_their_place_in_line(monkeypatch):
         def is_admissions_open(self, now):
             return True
 
-    monkeypatch.setattr(website_chat, "cached_profile", lambda path: AlwaysOpen())
+    monkeypatch.setattr(website_chat, "readable_profile", lambda path: AlwaysOpen())
 
     async def scenario():
         async with serving(WebsiteChatInput()) as url:
@@ -517,7 +519,7 @@ def test_after_hours_the_visitor_is_told_when_they_will_be_contacted(monkeypatch
         def callback_phrase(self, now):
             return "tomorrow from 8am Central time"
 
-    monkeypatch.setattr(website_chat, "cached_profile", lambda path: AlwaysClosed())
+    monkeypatch.setattr(website_chat, "readable_profile", lambda path: AlwaysClosed())
 
     async def scenario():
         async with serving(WebsiteChatInput()) as url:
@@ -529,6 +531,56 @@ def test_after_hours_the_visitor_is_told_when_they_will_be_contacted(monkeypatch
             return visitor
     assert run(scenario()).statuses[-1] == {"state": "after_hours",
                                             "callback": "tomorrow from 8am Central time"}
+
+
+def test_with_the_profile_unreadable_a_waiting_visitor_is_still_told_their_place(
+        unreadable_profile):
+    # The hours are unknown, so no callback time is made up; the place in line is known.
+    async def scenario():
+        async with serving(WebsiteChatInput()) as url:
+            visitor = await Visitor().join(url)
+            await service.record(Submission(visitor.session_id, "website", handoff=ROUTINE))
+            answer = await visitor.say("hello?")
+            await visitor.leave()
+            await service.notifications_settled()
+            return visitor, answer
+    visitor, answer = run(scenario())
+    assert answer == {"ok": True}
+    assert visitor.statuses[-1] == {"state": "waiting", "position": 1}
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as refusal:
+        return refusal.code, refusal.read()
+
+
+def test_with_the_profile_unreadable_the_widget_still_loads_with_its_crisis_line(
+        unreadable_profile, monkeypatch):
+    async def fetch(path):
+        async with serving(WebsiteChatInput()) as url:
+            return await asyncio.to_thread(_get, url + path)
+
+    status, script = run(fetch("/webhooks/website/widget.js"))
+    assert status == 200
+    script = script.decode()
+    assert "In danger or thinking about suicide? Call 911, or call or text 988." in script
+    assert "Chat with the center" in script
+    assert "call the center's admissions line" in script
+    assert "{facility_" not in script
+    # The sample page is the center's details and nothing else: refused, and says why.
+    status, page = run(fetch("/webhooks/website/sample"))
+    assert status == 503 and b"facility profile cannot be read" in page
+    # Once the profile reads again (the center fixed it), the widget names the center again.
+    from bot import facility
+
+    monkeypatch.setattr(facility, "load_profile",
+                        lambda path: facility.parse_profile(facility.read_profile_file(path)))
+    status, script = run(fetch("/webhooks/website/widget.js"))
+    assert status == 200 and "Chat with Lakeview" in script.decode()
 
 
 # --- what the widget is sent --------------------------------------------------------------

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.language import DOMAIN_LANGUAGE
 from bot.safety.folding import fold
 
-# The language the domain's default replies are written in. Other languages' replies are
-# response variations with a condition on the `language` slot.
-DOMAIN_LANGUAGE = "en"
 # Common words needed before a message is taken as written in a language (a greeting counts
 # on its own).
 MIN_MARKERS = 2

@@ -24,9 +24,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.facility import cached_profile
+from bot.facility import readable_profile
 from bot.settings import load_settings
-from connectors.replies import channel_reply
+from connectors.replies import channel_reply, profile_slots
 
 WEB_DIR = Path(__file__).resolve().parent
 VENDORED_CLIENT = WEB_DIR / "vendor" / "socket.io.min.js"
@@ -54,11 +54,13 @@ class Bundle:
 
 
 def widget_copy() -> dict[str, dict[str, str]]:
-    """Every language's widget words, filled from the facility profile."""
-    values = cached_profile(load_settings().facility_profile_path).reply_slots()
+    """Every language's widget words, filled from the facility profile (or, while it cannot
+    be read, from that language's stand-in words, so the chat and its crisis line still
+    load)."""
     copies: dict[str, dict[str, str]] = {}
     for path in sorted((WEB_DIR / "copy").glob("*.yml")):
         words = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        values = profile_slots(path.stem)
         copies[path.stem] = {key: _fill(str(text), values) for key, text in words.items()}
     return copies
 
@@ -70,8 +72,15 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-@lru_cache(maxsize=1)
 def widget_bundle() -> Bundle:
+    # Built once with the profile's values; a bundle with stand-in words is replaced as soon
+    # as the profile can be read again.
+    return _bundle(profile_readable=readable_profile(load_settings().facility_profile_path)
+                   is not None)
+
+
+@lru_cache(maxsize=2)
+def _bundle(profile_readable: bool) -> Bundle:
     client = VENDORED_CLIENT.read_bytes()
     if hashlib.sha256(client).hexdigest() != VENDORED_SHA256:
         raise RuntimeError(f"{VENDORED_CLIENT} is not the vendored socket.io client")
@@ -97,9 +106,12 @@ def widget_bundle() -> Bundle:
                   '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
-def sample_page() -> str:
-    """A page of the sample center, with the widget on it the way a center adds it."""
-    profile = cached_profile(load_settings().facility_profile_path)
+def sample_page() -> str | None:
+    """A page of the sample center, with the widget on it the way a center adds it; None
+    while the profile cannot be read, since the page is all the center's details."""
+    profile = readable_profile(load_settings().facility_profile_path)
+    if profile is None:
+        return None
     name, phone = html.escape(profile.name), html.escape(profile.helpline_phone)
     hours = html.escape(profile.hours_summary())
     return f"""<!doctype html>
@@ -148,9 +160,14 @@ def widget_routes(blueprint: Blueprint) -> None:
 
     @blueprint.route("/sample", methods=["GET"])
     async def sample(_: Request) -> HTTPResponse:
-        return response.html(sample_page(), headers={
-            "Content-Security-Policy": SAMPLE_PAGE_CSP, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        headers = {"Content-Security-Policy": SAMPLE_PAGE_CSP, "X-Content-Type-Options": "nosniff",
+                   "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+        page = sample_page()
+        if page is None:
+            return response.text("The sample page is unavailable: the facility profile cannot "
+                                 "be read. Run `python -m bot.facility_check` to see why.",
+                                 status=503, headers=headers)
+        return response.html(page, headers=headers)
 
     @blueprint.route("/sample.css", methods=["GET"])
     async def sample_css(_: Request) -> HTTPResponse:
