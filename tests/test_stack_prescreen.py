@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -94,6 +95,19 @@ def test_a_parent_finishes_the_prescreen_and_a_counselor_gets_a_complete_lead(st
     # Paused for the counselor: the assistant no longer answers and says so; the message stays
     # in the transcript.
     assert talk("hello? anyone?") == [filled("utter_waiting_for_counselor")]
+
+
+def test_the_action_server_reads_substances_without_loading_tensorflow(stack):
+    # TensorFlow is 500 MB per action server (bot/actions/server.py keeps it out); the
+    # EntityRuler must still find "booze" and "xanax" without it.
+    _, talk = new_talk(stack)
+    start(talk)
+    for answer, next_question in PARENT_FOR_SON[:5]:
+        assert next_question in talk(answer)[-1], answer
+    actions = stack.processes[0]
+    assert actions.args[-1] == "bot.actions.server"
+    mapped = Path(f"/proc/{actions.pid}/maps").read_text()
+    assert "libtensorflow" not in mapped and "_pywrap_tensorflow" not in mapped
 
 
 @pytest.mark.parametrize("question, answer", [

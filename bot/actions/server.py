@@ -9,12 +9,17 @@ SMS conversation. Here, before any action runs:
 - an action that raises is answered with a bare error, never with the request body (rasa_sdk
   echoes the whole tracker, which Rasa then writes to its log);
 and the server listens on loopback unless ACTIONS_HOST says otherwise.
+
+It also runs without TensorFlow. The pre-screen's extraction is a spaCy EntityRuler, and
+`import spacy` loads TensorFlow through thinc's optional shims only because it is installed
+for Rasa: 700 MB of peak memory per action server for nothing it uses (`make bench`).
 """
 from __future__ import annotations
 
 import hmac
 import logging
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from bot.local_secrets import action_server_token
@@ -33,8 +38,8 @@ OPEN_PATHS = ("/health",)
 
 
 def action_server_app(settings: Settings) -> Sanic:
-    # Imported here, not at the top: the process must be prepared before Sanic, spaCy and
-    # TensorFlow load (see main).
+    # Imported here, not at the top: the process must be prepared before Sanic and spaCy
+    # load (see main).
     from rasa_sdk.endpoint import create_app
     from sanic import response
     from sanic.request import Request
@@ -69,7 +74,21 @@ def action_server_app(settings: Settings) -> Sanic:
     return app
 
 
+def keep_tensorflow_out() -> None:
+    """Makes `import tensorflow` fail in this process, before anything imports spaCy.
+
+    thinc, under spaCy, imports TensorFlow when it can and carries on without it when the
+    import fails, as it does wherever TensorFlow is not installed. A `None` entry in
+    `sys.modules` is Python's own way to make an import fail. Nothing the actions run needs
+    TensorFlow: the EntityRuler is spaCy's rule matcher.
+    """
+    if "thinc" in sys.modules or "spacy" in sys.modules:
+        raise RuntimeError("keep_tensorflow_out() must run before spaCy is imported")
+    sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
+
+
 def main() -> None:
+    keep_tensorflow_out()
     prepare_server_process()
     from rasa_sdk import utils as sdk_utils
 
