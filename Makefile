@@ -23,11 +23,12 @@ export TF_INTRA_OP_PARALLELISM_THREADS := 2
 # so requests running side by side do not fight over the two cores.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: help install browser train run chat test lint validate unit conversations nlu-report bench clean
+.PHONY: help install browser haproxy train run run-cluster chat test lint validate unit conversations nlu-report bench clean
 
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
 	@echo "make test         validate data, unit tests, train if needed, conversation tests"
+	@echo "make run-cluster  the production profile: 2 Rasa instances behind HAProxy, on PostgreSQL and Redis"
 	@echo "make chat         talk to the assistant in this terminal (uses 'make run' if it is up, else starts one)"
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
@@ -56,6 +57,18 @@ browser:
 	    || echo "Could not install chromium: the browser tests will fail (CI) or be skipped."; \
 	fi
 
+# The production profile's load balancer (make run-cluster, the cluster tests): Debian's
+# HAProxy, installed once like chromium above.
+HAPROXY := /usr/sbin/haproxy
+haproxy:
+	@if [ ! -x $(HAPROXY) ]; then \
+	  echo "Installing Debian's haproxy for the production profile"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y -q haproxy >/dev/null \
+	    || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q haproxy >/dev/null; } \
+	    || echo "Could not install haproxy: make run-cluster and the cluster tests will fail."; \
+	fi
+
 # Retrains only when the model is missing or older than the data, domain or config;
 # `rasa train` itself also skips parts whose inputs did not change.
 # The model is dated when training started, not when it ended, so a file edited while
@@ -75,6 +88,12 @@ run: $(STAMP)
 	@$(MAKE) --no-print-directory $(MODEL)
 	$(PY) -m scripts.serve
 
+# Needs PostgreSQL and Redis (REDIS_URL, CLUSTER_TRACKER_URL, DATABASE_URL; .env.example).
+run-cluster: $(STAMP) haproxy
+	@$(PY) -m bot.facility_check
+	@$(MAKE) --no-print-directory $(MODEL)
+	$(PY) -m scripts.cluster
+
 chat: $(STAMP)
 	$(PY) -m scripts.chat
 
@@ -90,7 +109,7 @@ validate: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -m "not stack" -q
 
-conversations: $(MODEL) browser
+conversations: $(MODEL) browser haproxy
 	$(RASA) test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out results/conversations
 	$(PY) -m pytest -m stack -q

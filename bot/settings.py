@@ -10,6 +10,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOT_DIR = PROJECT_ROOT / "bot"
 DEFAULT_RASA_PORT = 5005
 DEFAULT_STAFF_PORT = 5010
+DEFAULT_CLUSTER_PORT = 8080
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
@@ -97,6 +98,15 @@ class Settings:
     staff_idle_minutes: int
     # Cookies marked Secure (the console is served over https behind a proxy).
     staff_secure_cookies: bool
+    # The production profile (`make run-cluster`, scripts/cluster.py). Redis carries the
+    # per-conversation locks and the chat's live messages between Rasa instances; unset, a
+    # single instance keeps both in its own memory.
+    redis_url: str | None
+    # Where the load balancer listens, in front of the Rasa instances.
+    cluster_port: int
+    # The cluster's conversations (Rasa's SQL tracker store) and leads, on PostgreSQL.
+    cluster_tracker_url: str
+    cluster_leads_url: str
 
     @property
     def staff_session_secret_path(self) -> Path:
@@ -188,4 +198,10 @@ def load_settings() -> Settings:
         staff_idle_minutes=_number_from_env("STAFF_IDLE_MINUTES", 30),
         staff_secure_cookies=(os.environ.get("STAFF_SECURE_COOKIES", "").strip().lower()
                               in ("1", "true", "yes")),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        cluster_port=_number_from_env("CLUSTER_PORT", DEFAULT_CLUSTER_PORT),
+        cluster_tracker_url=(os.environ.get("CLUSTER_TRACKER_URL")
+                             or "postgresql://postgres@127.0.0.1:5432/iop_conversations"),
+        cluster_leads_url=(os.environ.get("DATABASE_URL")
+                           or "postgresql://postgres@127.0.0.1:5432/iop_leads"),
     )

@@ -62,6 +62,8 @@ from connectors.website_access import (
 )
 
 logger = logging.getLogger(__name__)
+# The Redis pub/sub channel every instance's socket.io server shares (cluster only).
+CROSS_INSTANCE_CHANNEL = "iop-website-chat"
 
 CHANNEL = "website"
 SOCKETIO_PATH = "/socket.io"
@@ -164,6 +166,19 @@ class WebsiteChatOutput(CollectingOutputChannel):
             await self.sio.emit(BOT_EVENT, shown, room=message["recipient_id"])
 
 
+def cross_instance_manager() -> Any:
+    """With REDIS_URL set (the cluster), a message emitted on one Rasa instance reaches a
+    socket connected to another: a counselor's reply posted through instance A reaches a
+    visitor whose widget is on B. Unset, python-socketio's in-process manager."""
+    redis_url = load_settings().redis_url
+    if not redis_url:
+        return None
+    from socketio import AsyncRedisManager
+
+    # Redis carries each emitted reply on this channel while it is delivered; it keeps none.
+    return AsyncRedisManager(redis_url, channel=CROSS_INSTANCE_CHANNEL, logger=logger)
+
+
 class TextOnlySocketServer(AsyncServer):
     """The widget sends only text packets. A binary event announces attachments that
     python-socketio would keep in memory, however many, until they all arrived: one client
@@ -228,7 +243,8 @@ class WebsiteChatInput(SocketIOInput):
         # covers WebSockets as well, where browsers apply no CORS at all.
         return TextOnlySocketServer(async_mode="sanic", cors_allowed_origins=[],
                            max_http_buffer_size=MAX_PACKET_BYTES, cookie=None,
-                           logger=False, engineio_logger=False)
+                           logger=False, engineio_logger=False,
+                           client_manager=cross_instance_manager())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         handle = with_crisis_reply(on_new_message, acknowledge_waiting=True)

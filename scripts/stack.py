@@ -97,6 +97,8 @@ class Stack:
     # More environment for both processes (the Twilio tests and benchmark set their channels'
     # variables here rather than in the caller's own environment).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Which engines Rasa uses: endpoints.yml (embedded) or endpoints-cluster.yml.
+    endpoints: str = "endpoints.yml"
     # The staff console beside them (make run, the console's tests); most tests need none.
     with_console: bool = False
     processes: list[subprocess.Popen] = field(default_factory=list)
@@ -136,7 +138,7 @@ class Stack:
             sys.executable, "-m", "connectors.rasa_server", "run",
             "--model", str(self.model_path), "--enable-api",
             "--interface", self.settings.rasa_host, "--port", str(self.settings.rasa_port),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--endpoints", self.endpoints, "--credentials", "credentials.yml",
         ]
         # The same allow-list the chat's socket.io server admits (connectors/website_chat.py).
         if self.settings.website_origins:

@@ -1,0 +1,241 @@
+"""The production profile on one machine: `make run-cluster`, its tests and `make soak`.
+
+Two Rasa instances, each with its own action server, behind HAProxy (deploy/haproxy.cfg),
+sharing PostgreSQL (conversations and leads) and Redis (per-conversation locks, and the chat's
+live messages between instances); the staff console reaches them through the load balancer.
+Each instance is started exactly as `make run` starts one (scripts/stack.py), on
+endpoints-cluster.yml.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+from bot.local_secrets import ensure_private_dir, rasa_api_token
+from bot.settings import PROJECT_ROOT, Settings, load_settings
+from scripts.stack import MODEL_PATH, Stack, free_port, stack_environment, wait_until_up
+
+HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
+INSTANCE_NAMES = ("a", "b")
+# Connections each Rasa instance keeps to PostgreSQL, and how many more a burst may open:
+# 2 instances x (10 + 10) stays far below PostgreSQL's default max_connections of 100, with
+# room for the action servers, the console and an operator's psql.
+TRACKER_POOL_SIZE = 10
+TRACKER_MAX_OVERFLOW = 10
+
+
+def haproxy_binary() -> str:
+    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists()
+                                        else None)
+    if not found:
+        raise FileNotFoundError("HAProxy is not installed: `make run-cluster` installs it "
+                                "(Debian's haproxy package)")
+    return found
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Creates the database a URL names if the server does not have it yet."""
+    from sqlalchemy import create_engine, text
+
+    name = unquote(urlsplit(url).path.lstrip("/"))
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    admin = create_engine(admin_url, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                        {"n": name}).first()
+            if not exists:
+                # A name cannot be a bound parameter; quoted, with quotes doubled.
+                connection.execute(text('CREATE DATABASE "{}"'.format(name.replace('"', '""'))))
+    finally:
+        admin.dispose()
+
+
+def tracker_store_environment(url: str) -> dict[str, str]:
+    """endpoints-cluster.yml's tracker store variables, from one PostgreSQL URL."""
+    parts = urlsplit(url)
+    return {
+        "TRACKER_DB_HOST": parts.hostname or "127.0.0.1",
+        "TRACKER_DB_PORT": str(parts.port or 5432),
+        "TRACKER_DB_NAME": unquote(parts.path.lstrip("/")),
+        "TRACKER_DB_USER": unquote(parts.username or "postgres"),
+        "TRACKER_DB_PASSWORD": unquote(parts.password or ""),
+        "POSTGRESQL_POOL_SIZE": str(TRACKER_POOL_SIZE),
+        "POSTGRESQL_MAX_OVERFLOW": str(TRACKER_MAX_OVERFLOW),
+    }
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    model_path: Path = MODEL_PATH
+    log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Rasa's endpoints for every instance (a test swaps in Rasa's own lock store).
+    endpoints: str = "endpoints-cluster.yml"
+    instances: dict[str, Stack] = field(default_factory=dict)
+    console: subprocess.Popen | None = None
+    balancer: subprocess.Popen | None = None
+    _log_file: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The load balancer: the one address people and the console use."""
+        return f"http://127.0.0.1:{self.settings.cluster_port}"
+
+    @property
+    def staff_url(self) -> str:
+        return self.settings.staff_url
+
+    @property
+    def api_token(self) -> str:
+        return rasa_api_token(self.settings)
+
+    def shared_environment(self) -> dict[str, str]:
+        if not self.settings.redis_url:
+            raise ValueError("REDIS_URL is not set: the cluster's locks and live messages "
+                             "need Redis (see .env.example)")
+        return {**tracker_store_environment(self.settings.cluster_tracker_url),
+                "REDIS_URL": self.settings.redis_url,
+                "DATABASE_URL": self.settings.cluster_leads_url,
+                **self.extra_env}
+
+    def start(self, timeout_s: float = 300) -> Cluster:
+        from bot.leads.database import engine_for, ensure_schema
+
+        ensure_private_dir(self.settings.var_dir)
+        ensure_postgres_database(self.settings.cluster_tracker_url)
+        ensure_postgres_database(self.settings.cluster_leads_url)
+        leads = engine_for(self.settings.cluster_leads_url)
+        ensure_schema(leads)
+        leads.dispose()
+        shared = self.shared_environment()
+        if self.log_path:
+            self._log_file = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT
+                                               | os.O_APPEND, 0o600), "ab")
+        for name in INSTANCE_NAMES:
+            # One var/ for all: the API token, the action token and the key that signs
+            # website conversation ids must be the same on every instance. The spool is each
+            # instance's own (bot/leads/spool.py), drained by whichever instance runs next.
+            instance_settings = dataclasses.replace(
+                self.settings, rasa_port=free_port(), actions_port=free_port(),
+                database_url=self.settings.cluster_leads_url,
+                lead_spool_dir=self.settings.var_dir / f"lead-spool-{name}")
+            self.instances[name] = Stack(
+                instance_settings, model_path=self.model_path, log_path=self.log_path,
+                endpoints=self.endpoints,
+                extra_env={**shared, "LEAD_SPOOL_DIR": str(instance_settings.lead_spool_dir),
+                           "CLUSTER_INSTANCE": name})
+        try:
+            # Both instances load their models at the same time.
+            with concurrent.futures.ThreadPoolExecutor(len(self.instances)) as pool:
+                for started in [pool.submit(stack.start, timeout_s)
+                                for stack in self.instances.values()]:
+                    started.result()
+            self._start_balancer()
+            self._start_console()
+            wait_until_up(f"{self.url}/", 30, self.balancer)
+            wait_until_up(f"{self.staff_url}/health", timeout_s, self.console)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _output(self) -> dict:
+        return ({"stdout": self._log_file, "stderr": subprocess.STDOUT} if self._log_file
+                else {})
+
+    def _start_balancer(self) -> None:
+        env = {**os.environ, "CLUSTER_BIND": "127.0.0.1",
+               "CLUSTER_PORT": str(self.settings.cluster_port),
+               "RASA_A_PORT": str(self.instances["a"].settings.rasa_port),
+               "RASA_B_PORT": str(self.instances["b"].settings.rasa_port)}
+        # -db: in the foreground, so it stops with the cluster.
+        self.balancer = subprocess.Popen([haproxy_binary(), "-db", "-f", str(HAPROXY_CONFIG)],
+                                         env=env, **self._output())
+
+    def _start_console(self) -> None:
+        env = {**stack_environment(self.settings, self.shared_environment()),
+               "RASA_HOST": "127.0.0.1", "RASA_PORT": str(self.settings.cluster_port),
+               "RASA_API_TOKEN": self.api_token,
+               "STAFF_PORT": str(self.settings.staff_port),
+               "STAFF_HOST": self.settings.staff_host}
+        self.console = subprocess.Popen([sys.executable, "-m", "bot.staff.console"],
+                                        cwd=PROJECT_ROOT, env=env, **self._output())
+
+    def processes(self) -> list[subprocess.Popen]:
+        found = [process for stack in self.instances.values() for process in stack.processes]
+        return found + [process for process in (self.console, self.balancer) if process]
+
+    def any_exited(self) -> bool:
+        return any(process.poll() is not None for process in self.processes())
+
+    def stop(self) -> None:
+        for process in (self.balancer, self.console):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for stack in self.instances.values():
+            stack.stop()
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> int:
+    settings = load_settings()
+    if not settings.redis_url:
+        settings = dataclasses.replace(settings, redis_url="redis://127.0.0.1:6379/1")
+    cluster = Cluster(settings)
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(f"Starting the cluster: {len(INSTANCE_NAMES)} Rasa instances and their action "
+          f"servers on PostgreSQL and Redis, behind HAProxy on port {settings.cluster_port}; "
+          "this takes a minute or two...", flush=True)
+    cluster.start()
+    print(f"\nThe cluster is ready at {cluster.url} (the same paths as `make run`):\n"
+          f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
+          f"  the staff console: {cluster.staff_url}/\n"
+          f"  the HTTP API's token: {settings.rasa_api_token_path}\n"
+          "Press Ctrl-C to stop.\n", flush=True)
+    try:
+        while not stopping and not cluster.any_exited():
+            time.sleep(0.5)
+    finally:
+        print("Stopping the cluster...", flush=True)
+        cluster.stop()
+    if not stopping:
+        print("A process of the cluster exited unexpectedly; see the log above.",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

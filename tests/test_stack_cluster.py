@@ -1,0 +1,196 @@
+"""The production profile: two Rasa instances behind HAProxy, on PostgreSQL and Redis.
+
+A cluster of its own (scripts/cluster.py): fresh PostgreSQL databases on the machine's server
+and a Redis server of its own, so that restarting Redis here disturbs nothing else.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import signal
+import time
+import urllib.parse
+import urllib.request
+from unittest import mock
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.leads.database import make_engine
+from bot.leads.schema import Lead
+from bot.settings import load_settings
+from connectors.replies import channel_reply
+from scripts.cluster import Cluster
+from scripts.rest_client import WebsiteConversation
+from scripts.stack import free_port
+from tests.conftest import _throwaway_postgres_database
+from tests.stack_helpers import API_TOKEN, NO_RATE_LIMITS, LocalRedis
+
+pytestmark = pytest.mark.stack
+
+# (answer, a phrase the NEXT question must contain), as in tests/test_stack_prescreen.py.
+PRESCREEN = [
+    ("I'm ready to get started", "Is this for you"),
+    ("it's for my son", "first name"),
+    ("I'm Maria", "How old is your child"),
+    ("he's 24", "state does your child live in"),
+    ("Illinois 62701", "What is your child using"),
+    ("mostly booze and some xanax", "how often"),
+    ("1", "withdrawal"),
+    ("2", "suicidal thoughts"),
+    ("1", "insurance"),
+    ("he has BCBS", "phone number"),
+    ("312-555-0142", "good time"),
+    ("evenings, texts are ok", "42 CFR Part 2"),
+]
+QUESTIONS = ["how much does it cost", "do you take insurance", "where are you located",
+             "what are your hours", "how long is the program", "is it confidential",
+             "do you do drug testing", "can my family be involved", "what is iop",
+             "do you offer telehealth"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cluster")
+    tracker_url, drop_tracker = _throwaway_postgres_database()
+    leads_url, drop_leads = _throwaway_postgres_database()
+    redis = LocalRedis(free_port()).start()
+    env = {**NO_RATE_LIMITS, "RASA_API_TOKEN": API_TOKEN}
+    with mock.patch.dict("os.environ", env):
+        settings = dataclasses.replace(
+            load_settings().with_var_dir(workdir / "var"), redis_url=redis.url,
+            cluster_tracker_url=tracker_url, cluster_leads_url=leads_url,
+            cluster_port=free_port(), staff_port=free_port(), rasa_api_token=API_TOKEN)
+    running = Cluster(settings, log_path=workdir / "cluster.log", extra_env=env)
+    try:
+        running.start()
+        running.redis = redis
+        running.leads = make_engine(leads_url)
+        yield running
+    finally:
+        running.stop()
+        redis.stop()
+        if getattr(running, "leads", None) is not None:
+            running.leads.dispose()
+        drop_tracker()
+        drop_leads()
+
+
+def instance_url(cluster: Cluster, name: str) -> str:
+    return cluster.instances[name].rasa_url
+
+
+def tracker(cluster: Cluster, conversation_id: str, through: str | None = None) -> dict:
+    base = instance_url(cluster, through) if through else cluster.url
+    url = f"{base}/conversations/{urllib.parse.quote(conversation_id)}/tracker?token={API_TOKEN}"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def test_a_prescreen_alternating_between_the_instances_finishes_with_one_complete_lead(cluster):
+    conversation = WebsiteConversation(instance_url(cluster, "a"), timeout_s=60)
+    for turn, (answer, next_question) in enumerate(PRESCREEN):
+        conversation.base_url = instance_url(cluster, "ab"[turn % 2])
+        reply = conversation.texts(answer)[-1]
+        assert next_question in reply, (turn, answer, reply)
+    conversation.base_url = instance_url(cluster, "b")
+    assert conversation.texts("yes, I agree")[-1].startswith("Thank you, Maria.")
+    with Session(cluster.leads, future=True) as session:
+        leads = session.execute(select(Lead).where(
+            Lead.conversation_id == conversation.conversation_id)).scalars().all()
+    assert [(lead.status, lead.first_name, lead.insurance_carrier) for lead in leads] == [
+        ("complete", "Maria", "Blue Cross Blue Shield")]
+
+
+def test_ten_messages_at_once_through_both_instances_are_each_answered_once_in_order(cluster):
+    opening = WebsiteConversation(cluster.url, timeout_s=60)
+    opening.texts("hello")
+    conversation_id = opening.conversation_id
+
+    def ask(number: int) -> list[str]:
+        one = WebsiteConversation(instance_url(cluster, "ab"[number % 2]), timeout_s=90,
+                                  conversation_id=conversation_id)
+        return one.texts(QUESTIONS[number])
+
+    with concurrent.futures.ThreadPoolExecutor(len(QUESTIONS)) as pool:
+        replies = list(pool.map(ask, range(len(QUESTIONS))))
+    assert all(reply for reply in replies)  # every message answered
+    events = tracker(cluster, conversation_id)["events"]
+    said = [event["text"] for event in events if event["event"] == "user"]
+    assert sorted(said[1:]) == sorted(QUESTIONS)  # none lost, none twice
+    # Consistent order: each message's turn ends (action_listen) before the next begins.
+    turn_open = False
+    for event in events:
+        if event["event"] == "user":
+            assert not turn_open, "a message began before the previous turn ended"
+            turn_open = True
+        elif event["event"] == "action" and event.get("name") == "action_listen":
+            turn_open = False
+    bot_texts = [event.get("text") for event in events if event["event"] == "bot"]
+    assert all(any(text in bot_texts for text in reply) for reply in replies)
+
+
+def test_a_counselor_reply_through_one_instance_reaches_a_widget_on_the_other(cluster):
+    import socketio
+
+    widget = socketio.Client(reconnection=False)
+    confirmed, received = [], []
+    widget.on("session_confirm", confirmed.append)
+    widget.on("bot_uttered", received.append)
+    widget.connect(instance_url(cluster, "b"), transports=["websocket"], wait_timeout=30)
+    try:
+        widget.emit("session_request", {"session_id": None})
+        deadline = time.monotonic() + 30
+        while not confirmed and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert widget.call("user_uttered", {"message": "hello"}, timeout=60)
+        query = urllib.parse.urlencode({"execute_side_effects": "true",
+                                        "output_channel": "latest", "token": API_TOKEN})
+        words = "Hi, this is Maria from admissions, writing from the console."
+        event = {"event": "bot", "text": words,
+                 "metadata": {"counselor": {"name": "Maria", "role": "admissions counselor"}}}
+        posted = urllib.request.Request(
+            f"{instance_url(cluster, 'a')}/conversations/{confirmed[0]}/tracker/events?{query}",
+            data=json.dumps(event).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(posted, timeout=30) as answer:
+            assert answer.status == 200
+        deadline = time.monotonic() + 15
+        while words not in [m.get("text") for m in received] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert words in [message.get("text") for message in received]
+    finally:
+        widget.disconnect()
+
+
+def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(cluster):
+    conversation = WebsiteConversation(cluster.url, timeout_s=60)
+    assert conversation.texts("how much does it cost")
+    cluster.redis.stop()
+    try:
+        began = time.monotonic()
+        reply = conversation.texts("do you take insurance")
+        # A turn while Redis is down fails at once, with words a person can act on.
+        assert time.monotonic() - began < 15
+        assert reply == [channel_reply("utter_channel_error")["text"]]
+        # A crisis needs no lock: it is answered before the assistant is asked.
+        assert "988" in " ".join(conversation.texts("I want to kill myself"))
+    finally:
+        cluster.redis.start()
+    assert "Tell me more" not in conversation.texts("where are you located")[-1]
+    assert "something went wrong" not in conversation.texts("what are your hours")[-1]
+
+
+def test_with_one_instance_killed_the_conversation_goes_on_on_the_other(cluster):
+    conversation = WebsiteConversation(cluster.url, timeout_s=60)
+    for answer, next_question in PRESCREEN[:4]:
+        assert next_question in conversation.texts(answer)[-1]
+    rasa_a = cluster.instances["a"].processes[1]
+    assert "connectors.rasa_server" in rasa_a.args
+    rasa_a.send_signal(signal.SIGKILL)
+    rasa_a.wait()
+    for answer, next_question in PRESCREEN[4:8]:
+        assert next_question in conversation.texts(answer)[-1], answer
+    assert tracker(cluster, conversation.conversation_id, through="b")["slots"][
+        "ps_first_name"] == "Maria"
