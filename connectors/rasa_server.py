@@ -8,6 +8,7 @@ the HTTP API's token from RASA_API_TOKEN or its file (VAR_DIR) unless one is giv
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from bot.server_process import prepare_server_process
 
@@ -36,9 +37,52 @@ def check_action_replies_with_one_validator() -> None:
     RemoteAction._validate_action_result = validate_action_result
 
 
+class ConversationStoreUnavailable(RuntimeError):
+    """The conversation database could not be read or written: this turn fails as a whole."""
+
+
+def fail_the_turn_when_conversations_cannot_be_stored() -> None:
+    """Rasa wraps every tracker store in its FailSafeTrackerStore, which hides a database
+    that is down. When a conversation cannot be read it starts afresh: a parent halfway
+    through the pre-screen is greeted as a stranger, and the answers given are gone. When
+    one cannot be written it is kept in this process's memory only, where the other
+    instances never see it and a restart loses it. It also logs the database's error, which
+    can quote the statement's values.
+
+    Here either failure fails the turn instead. The channel gives its "something went wrong,
+    please try again" reply, and the conversation is exactly as it was once the database
+    answers again (tests/test_stack_cluster.py cuts PostgreSQL for 30 s).
+    """
+    import logging
+
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    logger = logging.getLogger(__name__)
+
+    def fail_the_turn(_store: FailSafeTrackerStore, error: Exception) -> None:
+        logger.error("conversation store unavailable (%s): the turn fails",
+                     type(error).__name__)
+        raise ConversationStoreUnavailable(type(error).__name__) from error
+
+    FailSafeTrackerStore.on_tracker_store_error = fail_the_turn
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = fail_the_turn
+
+    # After an outage every pooled connection is dead, and the first turn to use one would
+    # fail too: each connection is checked (one round trip) before a turn uses it.
+    from rasa.core import tracker_store
+
+    rasa_engine_kwargs = tracker_store.create_engine_kwargs
+
+    def engine_kwargs_with_pre_ping(url: Any) -> dict[str, Any]:
+        return {**rasa_engine_kwargs(url), "pool_pre_ping": True}
+
+    tracker_store.create_engine_kwargs = engine_kwargs_with_pre_ping
+
+
 def main() -> None:
     prepare_server_process()
     check_action_replies_with_one_validator()
+    fail_the_turn_when_conversations_cannot_be_stored()
     from rasa.__main__ import main as rasa_main
 
     arguments = sys.argv[1:]

@@ -61,6 +61,19 @@ def ensure_postgres_database(url: str) -> None:
         admin.dispose()
 
 
+def ensure_tracker_tables(url: str) -> None:
+    """Creates Rasa's conversation tables before the instances start: two instances creating
+    them at once on an empty database collide (one gets an IntegrityError)."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url, future=True)
+    try:
+        SQLTrackerStore.Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
 def tracker_store_environment(url: str) -> dict[str, str]:
     """endpoints-cluster.yml's tracker store variables, from one PostgreSQL URL."""
     parts = urlsplit(url)
@@ -115,6 +128,7 @@ class Cluster:
 
         ensure_private_dir(self.settings.var_dir)
         ensure_postgres_database(self.settings.cluster_tracker_url)
+        ensure_tracker_tables(self.settings.cluster_tracker_url)
         ensure_postgres_database(self.settings.cluster_leads_url)
         leads = engine_for(self.settings.cluster_leads_url)
         ensure_schema(leads)

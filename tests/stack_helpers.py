@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from unittest import mock
@@ -65,3 +66,68 @@ class LocalRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class CuttableProxy:
+    """A TCP proxy to a real server that a test can cut: while cut, open connections are
+    dropped and new ones are closed at once, as when a network path to a database fails."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.cut_off = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._guard = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        self.cut_off.set()
+        with self._guard:
+            for connection in list(self._open):
+                self._close(connection)
+
+    def restore(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+    def _close(self, connection: socket.socket) -> None:
+        self._open.discard(connection)
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        connection.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)  # pooled connections sit idle for minutes
+            with self._guard:
+                self._open.update((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        with self._guard:
+            self._close(source)
+            self._close(sink)

@@ -41,6 +41,22 @@ def test_database_down_then_up_the_lead_lands_exactly_once(tmp_path, empty_datab
     database.dispose()
 
 
+def test_the_timed_retry_waits_quietly_while_down_then_lands_the_lead_once(
+        tmp_path, empty_database_url, caplog):
+    spool = LeadSpool(tmp_path / "spool")
+    down = LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool)
+    down.record(finished_prescreen("conv-1"))
+    assert down.retry_spooled() == []  # still down: no exception, the lead stays on disk
+    assert len(spool.pending()) == 1 and "Sam" not in caplog.text
+
+    database = make_engine(empty_database_url)
+    up = LeadRecorder(LeadStore(database), spool)
+    assert len(up.retry_spooled()) == 1
+    assert up.retry_spooled() == [] and spool.pending() == []
+    assert lead_count(database) == 1
+    database.dispose()
+
+
 def test_the_next_lead_carries_the_spooled_ones_in_oldest_first(tmp_path, empty_database_url):
     spool = LeadSpool(tmp_path / "spool")
     down = LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool)

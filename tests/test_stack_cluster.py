@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from bot.leads.database import make_engine
 from bot.leads.schema import Lead
+from bot.leads.spool import LeadSpool
 from bot.settings import load_settings
 from connectors.replies import channel_reply
 from scripts.cluster import Cluster
 from scripts.rest_client import WebsiteConversation
 from scripts.stack import free_port
 from tests.conftest import _throwaway_postgres_database
-from tests.stack_helpers import API_TOKEN, NO_RATE_LIMITS, LocalRedis
+from tests.stack_helpers import API_TOKEN, NO_RATE_LIMITS, CuttableProxy, LocalRedis
 
 pytestmark = pytest.mark.stack
 
@@ -56,8 +57,15 @@ def cluster(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("cluster")
     tracker_url, drop_tracker = _throwaway_postgres_database()
     leads_url, drop_leads = _throwaway_postgres_database()
+    # Each database reached through a proxy the PostgreSQL test can cut.
+    postgres = urllib.parse.urlsplit(tracker_url)
+    proxies = {name: CuttableProxy(postgres.hostname, postgres.port)
+               for name in ("tracker", "leads")}
+    tracker_url = tracker_url.replace(postgres.netloc,
+                                      f"postgres@127.0.0.1:{proxies['tracker'].port}")
+    leads_url = leads_url.replace(postgres.netloc, f"postgres@127.0.0.1:{proxies['leads'].port}")
     redis = LocalRedis(free_port()).start()
-    env = {**NO_RATE_LIMITS, "RASA_API_TOKEN": API_TOKEN}
+    env = {**NO_RATE_LIMITS, "RASA_API_TOKEN": API_TOKEN, "SPOOL_RETRY_SECONDS": "2"}
     with mock.patch.dict("os.environ", env):
         settings = dataclasses.replace(
             load_settings().with_var_dir(workdir / "var"), redis_url=redis.url,
@@ -67,11 +75,14 @@ def cluster(tmp_path_factory):
     try:
         running.start()
         running.redis = redis
+        running.proxies = proxies
         running.leads = make_engine(leads_url)
         yield running
     finally:
         running.stop()
         redis.stop()
+        for proxy in proxies.values():
+            proxy.close()
         if getattr(running, "leads", None) is not None:
             running.leads.dispose()
         drop_tracker()
@@ -180,6 +191,55 @@ def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(c
         cluster.redis.start()
     assert "Tell me more" not in conversation.texts("where are you located")[-1]
     assert "something went wrong" not in conversation.texts("what are your hours")[-1]
+
+
+def spooled(cluster: Cluster) -> int:
+    return sum(len(LeadSpool(stack.settings.lead_spool_dir).pending())
+               for stack in cluster.instances.values())
+
+
+def leads_of(cluster: Cluster, conversation_id: str) -> list[Lead]:
+    with Session(cluster.leads, future=True) as session:
+        return session.execute(select(Lead).where(
+            Lead.conversation_id == conversation_id)).scalars().all()
+
+
+def test_with_postgresql_cut_for_30_s_leads_wait_in_the_spool_then_land_once(cluster):
+    finishing = WebsiteConversation(cluster.url, timeout_s=60)
+    for answer, next_question in PRESCREEN:
+        assert next_question in finishing.texts(answer)[-1]
+    asking = WebsiteConversation(cluster.url, timeout_s=60)
+    assert asking.texts("how much does it cost")
+    cut_at = time.monotonic()
+    cluster.proxies["leads"].cut()
+    try:
+        # The leads database is unreachable: the person is still told they are done, and
+        # the lead waits on the instance's disk.
+        assert finishing.texts("yes, I agree")[-1].startswith("Thank you, Maria.")
+        assert spooled(cluster) == 1
+        cluster.proxies["tracker"].cut()
+        # Conversations cannot be read: a kind reply at once, not an error page or a hang.
+        began = time.monotonic()
+        assert asking.texts("do you take insurance") == [
+            channel_reply("utter_channel_error")["text"]]
+        assert time.monotonic() - began < 15
+        time.sleep(max(0.0, 30 - (time.monotonic() - cut_at)))
+    finally:
+        for proxy in cluster.proxies.values():
+            proxy.restore()
+    answered = asking.texts("do you take insurance")
+    assert answered and "something went wrong" not in answered[-1]
+    deadline = time.monotonic() + 30
+    while (spooled(cluster) or not leads_of(cluster, finishing.conversation_id)) and (
+            time.monotonic() < deadline):
+        time.sleep(0.5)
+    landed = leads_of(cluster, finishing.conversation_id)
+    assert [(lead.status, lead.first_name) for lead in landed] == [("complete", "Maria")]
+    assert spooled(cluster) == 0
+    # Nothing said before the cut was lost; the turn that failed was never half-saved.
+    said = [event["text"] for event in tracker(cluster, asking.conversation_id)["events"]
+            if event["event"] == "user"]
+    assert said == ["how much does it cost", "do you take insurance"]
 
 
 def test_with_one_instance_killed_the_conversation_goes_on_on_the_other(cluster):

@@ -16,6 +16,7 @@ for Rasa: 700 MB of peak memory per action server for nothing it uses (`make ben
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -71,7 +72,25 @@ def action_server_app(settings: Settings) -> Sanic:
 
     # Replaces rasa_sdk's handler, which returns (and so makes Rasa log) the request body.
     app.error_handler.add(Exception, action_failed)
+
+    @app.after_server_start
+    async def start_spool_retries(running_app: Sanic, _loop: object) -> None:
+        running_app.add_task(retry_spool_forever(settings))
+
     return app
+
+
+async def retry_spool_forever(settings: Settings) -> None:
+    """Leads spooled while the database was down are written once it answers again, by the
+    action server that spooled them, whether or not another lead comes along."""
+    from bot.leads.recording import recorder_from_settings
+
+    recorder = recorder_from_settings(settings)
+    while True:
+        await asyncio.sleep(settings.spool_retry_seconds)
+        written = await asyncio.get_running_loop().run_in_executor(None, recorder.retry_spooled)
+        if written:
+            logger.info("lead spool: %d waiting submission(s) written", len(written))
 
 
 def keep_tensorflow_out() -> None:

@@ -66,6 +66,18 @@ class LeadRecorder:
         ensure_schema(self.store.engine)
         return self.spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
 
+    def retry_spooled(self) -> list[Applied]:
+        """Writes what the spool holds if the database answers; never raises (the action
+        server calls it on a timer, and a database still down only means: later)."""
+        if not self.spool.pending():
+            return []
+        try:
+            ensure_schema(self.store.engine)
+            return self.spool.drain(self.store)
+        except Exception as error:  # noqa: BLE001 (still unreachable: the next round tries)
+            logger.warning("lead spool: database still unavailable (%s)", type(error).__name__)
+            return []
+
     def ensure_schema(self) -> None:
         ensure_schema(self.store.engine)
 
