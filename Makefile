@@ -23,7 +23,7 @@ export TF_INTRA_OP_PARALLELISM_THREADS := 2
 # so requests running side by side do not fight over the two cores.
 export OPENBLAS_NUM_THREADS := 1
 
-.PHONY: help install browser haproxy train run run-cluster chat test lint validate unit conversations nlu-report bench clean
+.PHONY: help install browser haproxy train run run-cluster soak chat test lint validate unit conversations nlu-report bench clean
 
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
@@ -31,6 +31,7 @@ help:
 	@echo "make run-cluster  the production profile: 2 Rasa instances behind HAProxy, on PostgreSQL and Redis"
 	@echo "make chat         talk to the assistant in this terminal (uses 'make run' if it is up, else starts one)"
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
+	@echo "make soak         the production profile under 200 conversations for 2 minutes, and one instance's limit"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
 	@echo "make train        train the model now (run and test do it when the data changed)"
 
@@ -121,6 +122,10 @@ nlu-report: $(STAMP)
 
 bench: $(MODEL)
 	$(PY) -m scripts.bench
+
+# About 10 minutes: a cluster of its own on throwaway PostgreSQL databases (scripts/soak.py).
+soak: $(MODEL) haproxy
+	$(PY) -m scripts.soak
 
 clean:
 	rm -rf results var bench-results

@@ -1,0 +1,309 @@
+"""`make soak`: the production profile under a steady crowd, and what one instance holds.
+
+Starts a cluster of its own (scripts/cluster.py, on throwaway PostgreSQL databases and its own
+Redis database), then:
+1. 200 conversations at once for 2 minutes through the load balancer, half over the REST
+   channel and half over the chat widget's socket.io, each a pre-screen or a few questions,
+   started again when done. People read and type between messages: each conversation waits
+   3-7 s (uniformly) before its next message, so 200 conversations send about 40 a second;
+2. the same crowd against one Rasa instance directly;
+3. one instance with 25, 50, 100, 150 and 200 conversations, 30 s each, to find where its
+   p95 passes 1 s, and from that how many instances 1,000 conversations need.
+
+It prints errors (a reply that never came, an error reply, a refused request), lost turns,
+p50/p95/p99 latency (from sending a message to its first reply), messages a second, and the
+peak and final memory of every process. The load generator runs on the same 2 cores as the
+servers and takes part of them: the figures are a floor for a machine of one's own.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.local_secrets import ensure_private_dir
+from bot.settings import load_settings
+from scripts.cluster import Cluster
+from scripts.rest_client import CONVERSATION_HEADER, WEBHOOK
+from scripts.stack import free_port
+
+CROWD = int(os.environ.get("SOAK_CONVERSATIONS", 200))
+DURATION_S = float(os.environ.get("SOAK_SECONDS", 120))
+RAMP = (25, 50, 100, 150, 200)
+RAMP_STEP_S = float(os.environ.get("SOAK_RAMP_SECONDS", 30))
+THINK_S = (3.0, 7.0)
+REPLY_TIMEOUT_S = 30.0
+WARM_UP_S = 20.0
+ERROR_REPLY = "something went wrong"
+
+PRESCREEN = ["I'm ready to get started", "it's for me", "I'm Sam", "34", "Ohio 43004",
+             "alcohol", "1", "2", "2", "self pay", "614-555-0100", "mornings", "yes, I agree"]
+QUESTIONS = ["how much does it cost", "do you take insurance", "what are your hours",
+             "is it confidential", "how long is the program", "do you offer telehealth"]
+
+
+def a_conversation() -> list[str]:
+    if random.random() < 0.5:
+        return PRESCREEN
+    return ["hello", *random.sample(QUESTIONS, 3)]
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    lost: int = 0
+    sent: int = 0
+
+    def row(self, wall_s: float) -> dict:
+        ordered = sorted(self.latencies) or [float("nan")]
+
+        def percentile(p: float) -> float:
+            return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+        return {"messages": self.sent, "errors": self.errors, "lost": self.lost,
+                "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
+                "messages_per_s": len(self.latencies) / wall_s}
+
+
+async def rest_visitor(session, base_url: str, tally: Tally, until: float) -> None:
+    while time.monotonic() < until:
+        conversation_id = None
+        for text in a_conversation():
+            if time.monotonic() >= until:
+                return
+            body = {"message": text, **({"sender": conversation_id} if conversation_id else {})}
+            tally.sent += 1
+            began = time.perf_counter()
+            try:
+                async with session.post(f"{base_url}{WEBHOOK}", json=body,
+                                        timeout=REPLY_TIMEOUT_S) as answer:
+                    replies = await answer.json() if answer.status == 200 else None
+                    conversation_id = answer.headers.get(CONVERSATION_HEADER, conversation_id)
+            except (OSError, asyncio.TimeoutError, ValueError):
+                replies = None
+            if not replies:
+                tally.lost += 1
+            elif any(ERROR_REPLY in (reply.get("text") or "") for reply in replies):
+                tally.errors += 1
+            else:
+                tally.latencies.append(time.perf_counter() - began)
+            await asyncio.sleep(random.uniform(*THINK_S))
+
+
+async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> None:
+    import socketio
+
+    while time.monotonic() < until:
+        # The crowd's one HTTP session: a client each would leave hundreds open at the end.
+        client = socketio.AsyncClient(reconnection=False, http_session=session)
+        # (when, message) of each reply to the message in flight; the server acknowledges a
+        # message once its whole turn is done, so after the acknowledgement all are here.
+        replies: list[tuple[float, dict]] = []
+        confirmed = asyncio.Event()
+        client.on("bot_uttered", lambda message, into=replies: into.append(
+            (time.perf_counter(), message)))
+        client.on("session_confirm", lambda _id, done=confirmed: done.set())
+        try:
+            await client.connect(base_url, transports=["websocket"], wait_timeout=30)
+            await client.emit("session_request", {"session_id": None})
+            await asyncio.wait_for(confirmed.wait(), REPLY_TIMEOUT_S)
+        except (OSError, asyncio.TimeoutError, socketio.exceptions.ConnectionError):
+            tally.errors += 1
+            await client.disconnect()
+            await asyncio.sleep(1)
+            continue
+        try:
+            for text in a_conversation():
+                if time.monotonic() >= until:
+                    return
+                replies.clear()
+                tally.sent += 1
+                began = time.perf_counter()
+                try:
+                    ack = await client.call("user_uttered", {"message": text},
+                                            timeout=REPLY_TIMEOUT_S)
+                except (OSError, asyncio.TimeoutError, socketio.exceptions.SocketIOError):
+                    ack = None
+                if not (ack or {}).get("ok") or not replies:
+                    tally.lost += 1
+                    break
+                if any(ERROR_REPLY in (message.get("text") or "") for _, message in replies):
+                    tally.errors += 1
+                else:
+                    tally.latencies.append(replies[0][0] - began)
+                await asyncio.sleep(random.uniform(*THINK_S))
+        finally:
+            await client.disconnect()
+
+
+async def crowd(base_url: str, size: int, seconds: float) -> dict:
+    import aiohttp
+
+    tally = Tally()
+    began = time.monotonic()
+    until = began + seconds
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        visitors = []
+        for number in range(size):
+            visitor = (rest_visitor(session, base_url, tally, until) if number % 2 == 0
+                       else widget_visitor(session, base_url, tally, until))
+            visitors.append(asyncio.create_task(visitor))
+            # Arrivals spread over one think time, as a steady stream would have them, not
+            # all in the same second.
+            await asyncio.sleep(min(THINK_S[1], seconds / 4) / size)
+        await asyncio.gather(*visitors, return_exceptions=True)
+    return tally.row(time.monotonic() - began)
+
+
+class MemoryWatch:
+    """RSS of every process of the cluster, sampled every second."""
+
+    def __init__(self, processes: dict[str, int]) -> None:
+        self.processes = processes
+        self.samples: dict[str, list[tuple[float, float]]] = {name: [] for name in processes}
+        self.began = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = time.monotonic() - self.began
+            for name, pid in self.processes.items():
+                rss = _rss_mb(pid)
+                if rss is not None:
+                    self.samples[name].append((now, rss))
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    def summary(self, after_s: float) -> dict[str, tuple[float, float, float]]:
+        """Per process: peak after warm-up, final, and final as a share of that peak."""
+        out = {}
+        for name, samples in self.samples.items():
+            warm = [rss for at, rss in samples if at >= after_s] or [rss for _, rss in samples]
+            if warm:
+                out[name] = (max(warm), warm[-1], warm[-1] / max(warm))
+        return out
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cluster_processes(cluster: Cluster) -> dict[str, int]:
+    named = {}
+    for name, stack in cluster.instances.items():
+        named[f"actions {name}"] = stack.processes[0].pid
+        named[f"rasa {name}"] = stack.processes[1].pid
+    named["console"] = cluster.console.pid
+    named["haproxy"] = cluster.balancer.pid
+    return named
+
+
+async def measured(base_url: str, size: int, seconds: float, processes: dict[str, int]):
+    watch = MemoryWatch(processes)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch.run(stop))
+    row = await crowd(base_url, size, seconds)
+    stop.set()
+    await watcher
+    return row, watch.summary(min(WARM_UP_S, seconds / 3))
+
+
+def print_row(label: str, row: dict) -> None:
+    print(f"{label:<32} {row['messages']:>8} {row['errors']:>6} {row['lost']:>5} "
+          f"{row['p50_ms']:>7.0f} {row['p95_ms']:>7.0f} {row['p99_ms']:>7.0f} "
+          f"{row['messages_per_s']:>6.1f}", flush=True)
+
+
+def print_memory(memory: dict[str, tuple[float, float, float]]) -> None:
+    for name, (peak, final, share) in memory.items():
+        print(f"  {name:<12} peak {peak:7.0f} MB   final {final:7.0f} MB   "
+              f"final/peak {share:5.0%}")
+    total = sum(peak for peak, _, _ in memory.values())
+    print(f"  {'all':<12} peak {total:7.0f} MB (sum of each process's peak)", flush=True)
+
+
+HEADER = (f"{'':<32} {'messages':>8} {'errors':>6} {'lost':>5} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'p99 ms':>7} {'msg/s':>6}")
+
+
+async def soak(cluster: Cluster) -> None:
+    processes = cluster_processes(cluster)
+    print(f"\n{CROWD} conversations for {DURATION_S:.0f} s; think time {THINK_S[0]:.0f}-"
+          f"{THINK_S[1]:.0f} s between messages\n{HEADER}")
+    row, memory = await measured(cluster.url, CROWD, DURATION_S, processes)
+    print_row("cluster (2 instances, HAProxy)", row)
+    print_memory(memory)
+    one = {name: pid for name, pid in processes.items() if name.endswith(" a")}
+    row, memory = await measured(cluster.instances["a"].rasa_url, CROWD, DURATION_S, one)
+    print(HEADER)
+    print_row("one instance", row)
+    print_memory(memory)
+    print(f"\nOne instance, {RAMP_STEP_S:.0f} s at each size\n{HEADER}")
+    holds = 0
+    for size in RAMP:
+        row, _ = await measured(cluster.instances["a"].rasa_url, size, RAMP_STEP_S, one)
+        print_row(f"one instance, {size} conversations", row)
+        if row["p95_ms"] < 1000 and not row["errors"] and not row["lost"]:
+            holds = size
+    if holds:
+        needed = math.ceil(1000 / holds)
+        print(f"\nOne instance holds {holds} conversations at p95 under 1 s (of the sizes "
+              f"tried). 1,000 conversations need {needed} instances, {needed + 1} with one "
+              "spare so that losing an instance does not push p95 over.")
+    else:
+        print("\nOne instance did not keep p95 under 1 s at any size tried.")
+
+
+def main() -> int:
+    run_id = uuid.uuid4().hex[:8]
+    admin = "postgresql://postgres@127.0.0.1:5432"
+    settings = dataclasses.replace(
+        load_settings().with_var_dir(Path("var") / f"soak-{run_id}"),
+        redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/3",
+        cluster_tracker_url=f"{admin}/soak_conversations_{run_id}",
+        cluster_leads_url=f"{admin}/soak_leads_{run_id}",
+        cluster_port=free_port(), staff_port=free_port())
+    env = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
+           "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
+    os.environ.update(env)
+    cluster = Cluster(settings, log_path=settings.var_dir / "cluster.log", extra_env=env)
+    print("Starting a cluster for the soak (a minute or two)...", flush=True)
+    ensure_private_dir(settings.var_dir)
+    cluster.start()
+    try:
+        asyncio.run(soak(cluster))
+    finally:
+        cluster.stop()
+        drop_databases(admin, run_id)
+    return 0
+
+
+def drop_databases(admin: str, run_id: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"{admin}/postgres", future=True, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for name in (f"soak_conversations_{run_id}", f"soak_leads_{run_id}"):
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
