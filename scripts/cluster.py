@@ -120,6 +120,9 @@ class Cluster:
                              "need Redis (see .env.example)")
         return {**tracker_store_environment(self.settings.cluster_tracker_url),
                 "REDIS_URL": self.settings.redis_url,
+                # Set by deploy/haproxy.cfg to the visitor's address: without it, every
+                # visitor would share the load balancer's address and its rate limit.
+                "CLIENT_IP_HEADER": "X-Forwarded-For",
                 "DATABASE_URL": self.settings.cluster_leads_url,
                 **self.extra_env}
 
