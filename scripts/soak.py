@@ -285,6 +285,8 @@ def main() -> int:
     os.environ.update(env)
     cluster = Cluster(settings, log_path=settings.var_dir / "cluster.log", extra_env=env)
     print("Starting a cluster for the soak (a minute or two)...", flush=True)
+    # var/ first: made as a parent it would be readable by everyone.
+    ensure_private_dir(settings.var_dir.parent)
     ensure_private_dir(settings.var_dir)
     cluster.start()
     try:
