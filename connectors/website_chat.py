@@ -176,7 +176,11 @@ def cross_instance_manager() -> Any:
     from socketio import AsyncRedisManager
 
     # Redis carries each emitted reply on this channel while it is delivered; it keeps none.
-    return AsyncRedisManager(redis_url, channel=CROSS_INSTANCE_CHANNEL, logger=logger)
+    # A reply reaches sockets on this instance before it is published (python-socketio's
+    # pub/sub manager), so with Redis down a visitor still gets the crisis reply; the
+    # timeouts keep a Redis that hangs from holding the turn.
+    return AsyncRedisManager(redis_url, channel=CROSS_INSTANCE_CHANNEL, logger=logger,
+                             redis_options={"socket_timeout": 5, "socket_connect_timeout": 5})
 
 
 class TextOnlySocketServer(AsyncServer):

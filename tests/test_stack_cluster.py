@@ -143,19 +143,26 @@ def test_ten_messages_at_once_through_both_instances_are_each_answered_once_in_o
     assert all(any(text in bot_texts for text in reply) for reply in replies)
 
 
-def test_a_counselor_reply_through_one_instance_reaches_a_widget_on_the_other(cluster):
+def open_widget(url: str):
+    """A chat widget's socket.io connection with its session confirmed."""
     import socketio
 
     widget = socketio.Client(reconnection=False)
     confirmed, received = [], []
     widget.on("session_confirm", confirmed.append)
     widget.on("bot_uttered", received.append)
-    widget.connect(instance_url(cluster, "b"), transports=["websocket"], wait_timeout=30)
+    widget.connect(url, transports=["websocket"], wait_timeout=30)
+    widget.emit("session_request", {"session_id": None})
+    deadline = time.monotonic() + 30
+    while not confirmed and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert confirmed
+    return widget, confirmed, received
+
+
+def test_a_counselor_reply_through_one_instance_reaches_a_widget_on_the_other(cluster):
+    widget, confirmed, received = open_widget(instance_url(cluster, "b"))
     try:
-        widget.emit("session_request", {"session_id": None})
-        deadline = time.monotonic() + 30
-        while not confirmed and time.monotonic() < deadline:
-            time.sleep(0.1)
         assert widget.call("user_uttered", {"message": "hello"}, timeout=60)
         query = urllib.parse.urlencode({"execute_side_effects": "true",
                                         "output_channel": "latest", "token": API_TOKEN})
@@ -178,8 +185,17 @@ def test_a_counselor_reply_through_one_instance_reaches_a_widget_on_the_other(cl
 def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(cluster):
     conversation = WebsiteConversation(cluster.url, timeout_s=60)
     assert conversation.texts("how much does it cost")
+    widget, confirmed, received = open_widget(instance_url(cluster, "a"))
     cluster.redis.stop()
     try:
+        # The widget's crisis reply needs Redis no more than REST's does.
+        widget.call("user_uttered", {"message": "I took too many pills and can't wake up"},
+                    timeout=30)
+        deadline = time.monotonic() + 15
+        while not any("911" in (m.get("text") or "") for m in received) and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert any("911" in (message.get("text") or "") for message in received)
         began = time.monotonic()
         reply = conversation.texts("do you take insurance")
         # A turn while Redis is down fails at once, with words a person can act on.
@@ -188,6 +204,7 @@ def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(c
         # A crisis needs no lock: it is answered before the assistant is asked.
         assert "988" in " ".join(conversation.texts("I want to kill myself"))
     finally:
+        widget.disconnect()
         cluster.redis.start()
     assert "Tell me more" not in conversation.texts("where are you located")[-1]
     assert "something went wrong" not in conversation.texts("what are your hours")[-1]
