@@ -106,12 +106,14 @@ def test_two_processes_on_one_conversation_never_hold_the_lock_together():
     assert len({mark.split(".")[0] for mark in marks}) == 2  # both processes took turns
 
 
-def test_the_overlap_check_catches_rasas_get_then_set_lock_store():
+def test_rasas_get_then_set_lock_store_lets_turns_overlap_or_stall():
     # The same two processes on Rasa 3.6's RedisLockStore: turns overlap (16 of the first 77
     # turns when measured), and then both processes stall, waiting on tickets issued twice.
-    # This is what the test above would see if our scripts were not atomic.
+    # Which of the two shows first depends on timing (a loaded machine may stall before any
+    # overlap): either breaks the lock's promise. Ours ran every turn in a few seconds.
     marks = run_two_processes("rasa", give_up_after_s=20)
-    assert overlapping_turns(marks) > 0
+    turns = 2 * TASKS_PER_PROCESS * TURNS_PER_TASK
+    assert overlapping_turns(marks) > 0 or len(marks) < 2 * turns
 
 
 def test_turns_are_served_in_the_order_their_tickets_were_taken():
