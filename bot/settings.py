@@ -11,6 +11,7 @@ BOT_DIR = PROJECT_ROOT / "bot"
 DEFAULT_RASA_PORT = 5005
 DEFAULT_STAFF_PORT = 5010
 DEFAULT_CLUSTER_PORT = 8080
+DEFAULT_FUNNEL_HEALTH_PORT = 5011
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
 
@@ -110,6 +111,16 @@ class Settings:
     # The cluster's conversations (Rasa's SQL tracker store) and leads, on PostgreSQL.
     cluster_tracker_url: str
     cluster_leads_url: str
+    # RabbitMQ for the event stream behind the console's funnel (bot/funnel); unset, no
+    # events are streamed (the default `make run` has none).
+    rabbitmq_url: str | None
+    # Where the records travel: the broker publishes to this fanout exchange and binds this
+    # durable queue, which the consumer reads (endpoints-cluster.yml takes both too).
+    funnel_exchange: str
+    funnel_queue: str
+    # The funnel consumer's health check (GET /health), for probes and the cluster's start-up.
+    funnel_health_port: int
+    funnel_health_host: str
 
     @property
     def staff_session_secret_path(self) -> Path:
@@ -208,4 +219,9 @@ def load_settings() -> Settings:
                              or "postgresql://postgres@127.0.0.1:5432/iop_conversations"),
         cluster_leads_url=(os.environ.get("DATABASE_URL")
                            or "postgresql://postgres@127.0.0.1:5432/iop_leads"),
+        rabbitmq_url=os.environ.get("RABBITMQ_URL") or None,
+        funnel_exchange=os.environ.get("FUNNEL_EXCHANGE") or "iop-funnel",
+        funnel_queue=os.environ.get("FUNNEL_QUEUE") or "funnel",
+        funnel_health_port=_number_from_env("FUNNEL_HEALTH_PORT", DEFAULT_FUNNEL_HEALTH_PORT),
+        funnel_health_host=os.environ.get("FUNNEL_HEALTH_HOST") or "127.0.0.1",
     )

@@ -1,8 +1,9 @@
 """The production profile on one machine: `make run-cluster`, its tests and `make soak`.
 
 Two Rasa instances, each with its own action server, behind HAProxy (deploy/haproxy.cfg),
-sharing PostgreSQL (conversations and leads) and Redis (per-conversation locks, and the chat's
-live messages between instances); the staff console reaches them through the load balancer.
+sharing PostgreSQL (conversations and leads), Redis (per-conversation locks, and the chat's
+live messages between instances) and RabbitMQ (the event stream, counted by the funnel
+consumer for the console's metrics); the staff console reaches them through the load balancer.
 Each instance is started exactly as `make run` starts one (scripts/stack.py), on
 endpoints-cluster.yml.
 """
@@ -88,6 +89,19 @@ def tracker_store_environment(url: str) -> dict[str, str]:
     }
 
 
+def rabbitmq_environment(url: str) -> dict[str, str]:
+    """endpoints-cluster.yml's event broker variables, from one amqp:// URL."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or "127.0.0.1"
+    port = parts.port or 5672
+    # Rasa's broker takes a vhost only inside an amqp:// host; the default one by name.
+    host = (f"amqp://{hostname}:{port}{parts.path}" if parts.path not in ("", "/")
+            else hostname)
+    return {"RABBITMQ_URL": url, "RABBITMQ_HOST": host, "RABBITMQ_PORT": str(port),
+            "RABBITMQ_USER": unquote(parts.username or "guest"),
+            "RABBITMQ_PASSWORD": unquote(parts.password or "guest")}
+
+
 @dataclass
 class Cluster:
     settings: Settings
@@ -98,6 +112,7 @@ class Cluster:
     endpoints: str = "endpoints-cluster.yml"
     instances: dict[str, Stack] = field(default_factory=dict)
     console: subprocess.Popen | None = None
+    funnel_consumer: subprocess.Popen | None = None
     balancer: subprocess.Popen | None = None
     _log_file: IO[bytes] | None = None
 
@@ -118,7 +133,13 @@ class Cluster:
         if not self.settings.redis_url:
             raise ValueError("REDIS_URL is not set: the cluster's locks and live messages "
                              "need Redis (see .env.example)")
+        if not self.settings.rabbitmq_url:
+            raise ValueError("RABBITMQ_URL is not set: the cluster's event stream needs "
+                             "RabbitMQ (see .env.example)")
         return {**tracker_store_environment(self.settings.cluster_tracker_url),
+                **rabbitmq_environment(self.settings.rabbitmq_url),
+                "FUNNEL_EXCHANGE": self.settings.funnel_exchange,
+                "FUNNEL_QUEUE": self.settings.funnel_queue,
                 "REDIS_URL": self.settings.redis_url,
                 # Set by deploy/haproxy.cfg to the visitor's address: without it, every
                 # visitor would share the load balancer's address and its rate limit.
@@ -161,8 +182,10 @@ class Cluster:
                     started.result()
             self._start_balancer()
             self._start_console()
+            self._start_funnel_consumer()
             wait_until_up(f"{self.url}/", 30, self.balancer)
             wait_until_up(f"{self.staff_url}/health", timeout_s, self.console)
+            wait_until_up(self.funnel_health_url, timeout_s, self.funnel_consumer)
         except BaseException:
             self.stop()
             raise
@@ -190,15 +213,28 @@ class Cluster:
         self.console = subprocess.Popen([sys.executable, "-m", "bot.staff.console"],
                                         cwd=PROJECT_ROOT, env=env, **self._output())
 
+    @property
+    def funnel_health_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.funnel_health_port}/health"
+
+    def _start_funnel_consumer(self) -> None:
+        env = {**stack_environment(self.settings, self.shared_environment()),
+               "FUNNEL_HEALTH_PORT": str(self.settings.funnel_health_port),
+               "FUNNEL_HEALTH_HOST": "127.0.0.1"}
+        self.funnel_consumer = subprocess.Popen(
+            [sys.executable, "-m", "bot.funnel.consumer"], cwd=PROJECT_ROOT, env=env,
+            **self._output())
+
     def processes(self) -> list[subprocess.Popen]:
         found = [process for stack in self.instances.values() for process in stack.processes]
-        return found + [process for process in (self.console, self.balancer) if process]
+        return found + [process for process in (self.console, self.funnel_consumer,
+                                                self.balancer) if process]
 
     def any_exited(self) -> bool:
         return any(process.poll() is not None for process in self.processes())
 
     def stop(self) -> None:
-        for process in (self.balancer, self.console):
+        for process in (self.balancer, self.console, self.funnel_consumer):
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
@@ -223,6 +259,8 @@ def main() -> int:
     settings = load_settings()
     if not settings.redis_url:
         settings = dataclasses.replace(settings, redis_url="redis://127.0.0.1:6379/1")
+    if not settings.rabbitmq_url:
+        settings = dataclasses.replace(settings, rabbitmq_url="amqp://guest:guest@127.0.0.1:5672/")
     cluster = Cluster(settings)
     stopping = False
 
@@ -233,8 +271,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     print(f"Starting the cluster: {len(INSTANCE_NAMES)} Rasa instances and their action "
-          f"servers on PostgreSQL and Redis, behind HAProxy on port {settings.cluster_port}; "
-          "this takes a minute or two...", flush=True)
+          "servers on PostgreSQL, Redis and RabbitMQ, behind HAProxy on port "
+          f"{settings.cluster_port}; this takes a minute or two...", flush=True)
     cluster.start()
     print(f"\nThe cluster is ready at {cluster.url} (the same paths as `make run`):\n"
           f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"

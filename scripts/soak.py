@@ -279,7 +279,10 @@ def main() -> int:
         redis_url=os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/3",
         cluster_tracker_url=f"{admin}/soak_conversations_{run_id}",
         cluster_leads_url=f"{admin}/soak_leads_{run_id}",
-        cluster_port=free_port(), staff_port=free_port())
+        rabbitmq_url=os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
+        # An exchange and queue of the soak's own, so a cluster already running keeps its own.
+        funnel_exchange=f"soak-funnel-{run_id}", funnel_queue=f"soak-funnel-{run_id}",
+        funnel_health_port=free_port(), cluster_port=free_port(), staff_port=free_port())
     env = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
            "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
     os.environ.update(env)

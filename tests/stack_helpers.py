@@ -8,8 +8,12 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from unittest import mock
+
+import pytest
 
 from bot.settings import load_settings
 from scripts.stack import Stack, free_port
@@ -19,6 +23,51 @@ API_TOKEN = "test-api-token"
 # website's rate limits are off unless a test sets them (tests/test_stack_security.py does).
 NO_RATE_LIMITS = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
                   "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
+
+
+# The machine's RabbitMQ; each test declares an exchange and a queue of its own on it.
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+WAIT_S = 40
+
+
+def rabbitmq_or_skip() -> None:
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no RabbitMQ on 127.0.0.1:5672: CI must have it")
+        pytest.skip("no RabbitMQ on 127.0.0.1:5672")
+
+
+async def delete_exchange_and_queue(name: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect_robust(RABBITMQ_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(name)
+        await channel.exchange_delete(name)
+
+
+def consumer_health(url: str) -> int:
+    """The funnel consumer's /health status, or 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
+def wait_for(condition, what: str, timeout_s: float = WAIT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
 
 
 def throwaway_stack(workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:

@@ -4,6 +4,8 @@ They cannot be deployed here (no cluster); these tests check what can be checked
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -13,7 +15,7 @@ from scripts.render_kubernetes import DEFAULT_VALUES, TEMPLATE, render
 KUBERNETES_VERSION = "1.28.0"
 # What each process really answers on (bot/actions/server.py OPEN_PATHS, the console's
 # /health route, Rasa's GET /).
-HEALTH_PATHS = {"rasa": "/", "actions": "/health", "console": "/health"}
+HEALTH_PATHS = {"rasa": "/", "actions": "/health", "console": "/health", "funnel": "/health"}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,8 @@ def validation_errors(resource: dict) -> list[str]:
 
 def test_every_rendered_resource_is_valid_for_the_kubernetes_schemas(resources):
     kinds = sorted(resource["kind"] for resource in resources)
-    assert kinds == ["ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler",
+    assert kinds == ["ConfigMap", "Deployment", "Deployment", "Deployment",
+                     "HorizontalPodAutoscaler",
                      "Ingress", "PodDisruptionBudget", "Service", "Service"]
     assert {resource["metadata"]["name"]: validation_errors(resource)
             for resource in resources} == {resource["metadata"]["name"]: []
@@ -60,7 +63,8 @@ def test_every_container_is_probed_on_its_real_health_endpoint(resources):
 
 def test_secrets_are_only_referenced_never_written_in(resources):
     lines = [line for line in render().splitlines() if not line.lstrip().startswith("#")]
-    assert not [line for line in lines if "://" in line and "https://" not in line]
+    # No URL with credentials in it (user@ or user:password@).
+    assert not [line for line in lines if re.search(r"://[^/\s\"]*@", line)]
     for resource in resources:
         if resource["kind"] != "Deployment":
             continue

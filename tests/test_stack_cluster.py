@@ -5,6 +5,7 @@ and a Redis server of its own, so that restarting Redis here disturbs nothing el
 """
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import json
@@ -12,22 +13,34 @@ import signal
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from unittest import mock
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.funnel.steps import conversation_key
 from bot.leads.database import make_engine
-from bot.leads.schema import Lead
+from bot.leads.schema import FunnelStep, Lead
 from bot.leads.spool import LeadSpool
+from bot.local_secrets import conversation_id_secret
 from bot.settings import load_settings
 from connectors.replies import channel_reply
 from scripts.cluster import Cluster
 from scripts.rest_client import WebsiteConversation
 from scripts.stack import free_port
 from tests.conftest import _throwaway_postgres_database
-from tests.stack_helpers import API_TOKEN, NO_RATE_LIMITS, CuttableProxy, LocalRedis
+from tests.stack_helpers import (
+    API_TOKEN,
+    NO_RATE_LIMITS,
+    CuttableProxy,
+    LocalRedis,
+    consumer_health,
+    delete_exchange_and_queue,
+    rabbitmq_or_skip,
+    wait_for,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -65,24 +78,33 @@ def cluster(tmp_path_factory):
                                       f"postgres@127.0.0.1:{proxies['tracker'].port}")
     leads_url = leads_url.replace(postgres.netloc, f"postgres@127.0.0.1:{proxies['leads'].port}")
     redis = LocalRedis(free_port()).start()
+    rabbitmq_or_skip()
+    # RabbitMQ through a proxy of its own too, and an exchange and queue of the test's own.
+    rabbitmq = CuttableProxy("127.0.0.1", 5672)
+    stream_name = f"test-cluster-funnel-{uuid.uuid4().hex[:10]}"
     env = {**NO_RATE_LIMITS, "RASA_API_TOKEN": API_TOKEN, "SPOOL_RETRY_SECONDS": "2"}
     with mock.patch.dict("os.environ", env):
         settings = dataclasses.replace(
             load_settings().with_var_dir(workdir / "var"), redis_url=redis.url,
             cluster_tracker_url=tracker_url, cluster_leads_url=leads_url,
+            rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{rabbitmq.port}/",
+            funnel_exchange=stream_name, funnel_queue=stream_name,
+            funnel_health_port=free_port(),
             cluster_port=free_port(), staff_port=free_port(), rasa_api_token=API_TOKEN)
     running = Cluster(settings, log_path=workdir / "cluster.log", extra_env=env)
     try:
         running.start()
         running.redis = redis
         running.proxies = proxies
+        running.rabbitmq = rabbitmq
         running.leads = make_engine(leads_url)
         yield running
     finally:
         running.stop()
         redis.stop()
-        for proxy in proxies.values():
+        for proxy in (*proxies.values(), rabbitmq):
             proxy.close()
+        asyncio.run(delete_exchange_and_queue(stream_name))
         if getattr(running, "leads", None) is not None:
             running.leads.dispose()
         drop_tracker()
@@ -208,6 +230,42 @@ def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(c
         cluster.redis.start()
     assert "Tell me more" not in conversation.texts("where are you located")[-1]
     assert "something went wrong" not in conversation.texts("what are your hours")[-1]
+
+
+def funnel_steps_of(cluster: Cluster, conversation_id: str) -> set[str]:
+    key = conversation_key(conversation_id_secret(cluster.settings), conversation_id)
+    with Session(cluster.leads, future=True) as session:
+        return set(session.execute(select(FunnelStep.step).where(
+            FunnelStep.conversation_key == key)).scalars())
+
+
+def test_with_rabbitmq_unreachable_conversations_go_on_and_their_steps_arrive_later(cluster):
+    before = WebsiteConversation(cluster.url, timeout_s=60)
+    assert before.texts("how much does it cost")
+    wait_for(lambda: funnel_steps_of(cluster, before.conversation_id) == {
+        "conversation", "question_answered"}, "the first conversation's steps counted")
+    cluster.rabbitmq.cut()
+    try:
+        wait_for(lambda: consumer_health(cluster.funnel_health_url) == 503,
+                 "the consumer reports RabbitMQ away")
+        during = WebsiteConversation(cluster.url, timeout_s=60)
+        # Conversations are unaffected: the same answers as ever, no error reply.
+        assert "Self-pay" in " ".join(during.texts("how much does it cost"))
+        assert "Is this for you" in during.texts("I'm ready to get started")[-1]
+        assert "988" in " ".join(during.texts("I want to kill myself"))
+        assert not funnel_steps_of(cluster, during.conversation_id)
+    finally:
+        cluster.rabbitmq.restore()
+    # Each instance kept its records and sends them once RabbitMQ answers again.
+    wait_for(lambda: funnel_steps_of(cluster, during.conversation_id) >= {
+        "conversation", "question_answered", "prescreen_started", "crisis"},
+        "the steps of the conversation held during the outage counted", timeout_s=90)
+    wait_for(lambda: consumer_health(cluster.funnel_health_url) == 200,
+             "the consumer reconnected")
+    after = WebsiteConversation(cluster.url, timeout_s=60)
+    assert after.texts("do you take insurance")
+    wait_for(lambda: "question_answered" in funnel_steps_of(cluster, after.conversation_id),
+             "a conversation after the outage counted")
 
 
 def spooled(cluster: Cluster) -> int:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 from starlette.testclient import TestClient
 
+from bot.funnel.store import record_step
 from bot.handoff.conversation_api import Transcript, TranscriptLine
 from bot.leads.database import engine_for, ensure_schema
 from bot.leads.store import LeadStore
@@ -396,6 +398,28 @@ def test_the_metrics_page_and_its_csv_count_handoffs(world):
     page = client.get("/metrics")
     assert "Handoffs by reason" in page.text and "Pre-screen finished 1" in page.text
     assert "handoffs by reason,Pre-screen finished,1" in client.get("/metrics.csv").text
+
+
+def test_the_metrics_page_shows_every_conversation_counted_from_the_event_stream(world):
+    client = signed_in(world)
+    assert "No step counts for this period" in client.get("/metrics").text
+    now = time.time()
+    records = [{"conversation": key * 64, "step": step, "channel": channel, "at": now}
+               for key, step, channel in (("a", "conversation", "website"),
+                                          ("b", "conversation", "twilio_sms"),
+                                          ("c", "conversation", "website"),
+                                          ("a", "prescreen_started", None),
+                                          ("b", "crisis", None))]
+    for record in records + records[:2]:  # delivered twice: counted once
+        record_step(world["desk"].engine, record)
+    page = client.get("/metrics").text
+    assert "No step counts" not in page
+    assert "Conversations 3, Got an answer 0, Began pre-screen 1" in page
+    assert "Given 911/988 reply 1" in page
+    assert "Conversations by channel: Website chat 2, Text (SMS) 1" in page
+    exported = client.get("/metrics.csv").text
+    assert "funnel (event stream),Conversations,3" in exported
+    assert "all conversations by channel (event stream),Text (SMS),1" in exported
 
 
 def test_oversized_and_malformed_requests_get_clear_statuses(world):

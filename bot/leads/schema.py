@@ -236,3 +236,15 @@ class StaffContact(Base):
     outcome = Column(String(32), nullable=False)
     reason = Column(String(120))
     at = Column(DateTime(timezone=True), nullable=False, default=utc_now)
+
+
+class FunnelStep(Base):
+    """A funnel step one conversation reached (bot/funnel), counted once however often the
+    event stream delivers it. The key is a keyed digest, not the conversation id: this table
+    cannot be joined to a lead or a transcript."""
+
+    __tablename__ = "funnel_steps"
+    conversation_key = Column(String(64), primary_key=True)
+    step = Column(String(32), primary_key=True)
+    channel = Column(String(32))
+    reached_at = Column(DateTime(timezone=True), nullable=False, index=True)

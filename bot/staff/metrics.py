@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.facility import FacilityProfile
+from bot.funnel import store as funnel_store
 from bot.leads.schema import Handoff, Lead, PrescreenAnswer, StaffContact
 from bot.leads.submission import HandoffPriority
 from bot.staff.desk import answer_labels, question_order
@@ -50,6 +51,10 @@ class Figures:
     first_reply_after_hours: ReplyTimes = field(default_factory=ReplyTimes)
     handoffs_without_reply: int = 0
     dispositions: list[tuple[str, int]] = field(default_factory=list)
+    # From the event stream (bot/funnel), every conversation, not only those that left a lead.
+    # Empty where no stream runs (`make run`): the page says so.
+    stream_steps: list[tuple[str, int]] = field(default_factory=list)
+    stream_conversations_by_channel: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -140,6 +145,15 @@ def figures(desk, profile: FacilityProfile, days: int,
     result.first_reply_after_hours = _reply_times(after_hours)
 
     result.dispositions = _named(Counter(resolved), {code: d.label for code, d in BY_CODE.items()})
+
+    steps = funnel_store.step_counts(desk.engine, since)
+    if any(steps.values()):
+        result.stream_steps = [(words["funnel_steps"][step], count)
+                               for step, count in steps.items()]
+        by_channel = funnel_store.conversations_by_channel(desk.engine, since)
+        result.stream_conversations_by_channel = _named(
+            Counter({channel or "unknown": count for channel, count in by_channel.items()}),
+            {**words["channels"], "unknown": words["funnel_unknown_channel"]})
     return result
 
 
@@ -156,7 +170,10 @@ def as_csv(result: Figures) -> str:
                           ("pre-screen abandoned at", result.abandoned_at),
                           ("handoffs by reason", result.handoffs_by_reason),
                           ("handoffs by priority", result.handoffs_by_priority),
-                          ("dispositions", result.dispositions)):
+                          ("dispositions", result.dispositions),
+                          ("funnel (event stream)", result.stream_steps),
+                          ("all conversations by channel (event stream)",
+                           result.stream_conversations_by_channel)):
         for label, value in rows:
             writer.writerow([section, label, value])
     for label, value in (("started", result.prescreens_started),

@@ -1,0 +1,86 @@
+"""Which funnel step a Rasa event marks, reduced to a record that holds no message text.
+
+A record is all the event stream ever carries:
+    {"conversation": <keyed digest of the conversation id>, "step": "prescreen_started",
+     "channel": "website" or None, "at": <event timestamp>}
+No text, no slot values other than how a pre-screen ended (one of a fixed set), no
+conversation id: the digest is keyed, so a phone-number conversation id cannot be recovered
+by hashing every number. Every other event is dropped before it leaves the Rasa process.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from bot.prescreen.questions import COMPLETED
+
+# The funnel, in the order a conversation moves through it (the metrics page's order).
+CONVERSATION = "conversation"
+QUESTION_ANSWERED = "question_answered"
+PRESCREEN_STARTED = "prescreen_started"
+PRESCREEN_COMPLETED = "prescreen_completed"
+HANDOFF = "handoff"
+CRISIS = "crisis"
+FUNNEL_ORDER = (CONVERSATION, QUESTION_ANSWERED, PRESCREEN_STARTED, PRESCREEN_COMPLETED,
+                HANDOFF, CRISIS)
+
+# Actions whose running marks a step (bot/domain: the FAQ answer, the handoff, the crisis
+# reply the rules send; the channels' own crisis replies never reach Rasa's tracker).
+_ACTION_STEPS = {
+    "action_answer_question": QUESTION_ANSWERED,
+    "action_handoff": HANDOFF,
+    "utter_crisis": CRISIS,
+}
+_PRESCREEN_FORM = "prescreen_form"
+_OUTCOME_SLOT = "ps_outcome"
+# Channel names as Rasa's input channels give them; anything else is recorded as unknown
+# rather than copied, so the stream never carries a value a client chose.
+KNOWN_CHANNELS = frozenset({"website", "rest", "twilio_sms", "twilio_voice"})
+
+
+def conversation_key(secret: bytes, conversation_id: str) -> str:
+    return hmac.new(secret, b"funnel:" + conversation_id.encode(), hashlib.sha256).hexdigest()
+
+
+def step_of(event: dict[str, Any]) -> str | None:
+    kind = event.get("event")
+    if kind == "user":
+        return CONVERSATION
+    if kind == "action":
+        return _ACTION_STEPS.get(event.get("name"))
+    if kind == "active_loop" and event.get("name") == _PRESCREEN_FORM:
+        return PRESCREEN_STARTED
+    if kind == "slot" and event.get("name") == _OUTCOME_SLOT and event.get("value") == COMPLETED:
+        return PRESCREEN_COMPLETED
+    return None
+
+
+def funnel_record(event: dict[str, Any], secret: bytes) -> dict[str, Any] | None:
+    """The record to publish for one of Rasa's streamed events, or None to publish nothing."""
+    step = step_of(event)
+    sender = event.get("sender_id")
+    if step is None or not isinstance(sender, str) or not sender:
+        return None
+    channel = event.get("input_channel") if step == CONVERSATION else None
+    timestamp = event.get("timestamp")
+    return {
+        "conversation": conversation_key(secret, sender),
+        "step": step,
+        "channel": channel if channel in KNOWN_CHANNELS else None,
+        "at": float(timestamp) if isinstance(timestamp, (int, float)) else None,
+    }
+
+
+_RECORD_FIELDS = frozenset({"conversation", "step", "channel", "at"})
+
+
+def valid_record(record: Any) -> bool:
+    """What the consumer accepts from the queue: exactly the shape funnel_record makes."""
+    return (isinstance(record, dict)
+            and set(record) <= _RECORD_FIELDS
+            and isinstance(record.get("conversation"), str)
+            and len(record["conversation"]) == 64
+            and record.get("step") in FUNNEL_ORDER
+            and (record.get("channel") is None or record.get("channel") in KNOWN_CHANNELS)
+            and (record.get("at") is None or isinstance(record.get("at"), (int, float))))

@@ -1,0 +1,78 @@
+"""What the event stream carries: a funnel step per event that marks one, and nothing else."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.funnel.steps import conversation_key, funnel_record, valid_record
+
+SECRET = b"test-secret"
+SENDER = "+13125550142"  # as an SMS conversation id might look, if one ever were a number
+
+
+def event(**fields):
+    return {"sender_id": SENDER, "timestamp": 1796550000.5, **fields}
+
+
+@pytest.mark.parametrize("streamed, step", [
+    (event(event="user", text="I need help for my son", input_channel="website",
+           parse_data={"intent": {"name": "start_prescreen"}, "text": "I need help"}),
+     "conversation"),
+    (event(event="action", name="action_answer_question"), "question_answered"),
+    (event(event="active_loop", name="prescreen_form"), "prescreen_started"),
+    (event(event="slot", name="ps_outcome", value="completed"), "prescreen_completed"),
+    (event(event="action", name="action_handoff"), "handoff"),
+    (event(event="action", name="utter_crisis"), "crisis"),
+])
+def test_each_step_is_a_record_with_no_text_or_conversation_id(streamed, step):
+    record = funnel_record(streamed, SECRET)
+    assert record["step"] == step
+    assert set(record) == {"conversation", "step", "channel", "at"}
+    published = json.dumps(record)
+    for private in ("son", "help", SENDER, "5550142", "start_prescreen"):
+        assert private not in published
+    assert record["conversation"] == conversation_key(SECRET, SENDER)
+    assert valid_record(record)
+
+
+@pytest.mark.parametrize("streamed", [
+    event(event="bot", text="Here is our number", metadata={"utter_action": "utter_crisis"}),
+    event(event="slot", name="ps_first_name", value="Maria"),
+    event(event="slot", name="ps_phone", value="312-555-0142"),
+    event(event="slot", name="ps_outcome", value="stopped"),
+    event(event="active_loop", name=None),
+    event(event="action", name="action_listen"),
+    event(event="session_started"),
+    {"event": "user", "text": "no sender"},
+    event(event="user", sender_id=["not", "a", "string"]),
+])
+def test_events_that_mark_no_step_are_not_published(streamed):
+    assert funnel_record(streamed, SECRET) is None
+
+
+def test_the_channel_is_kept_only_for_known_channels_and_only_on_the_first_step():
+    assert funnel_record(event(event="user", input_channel="twilio_sms"),
+                         SECRET)["channel"] == "twilio_sms"
+    assert funnel_record(event(event="user", input_channel="<script>alert(1)</script>"),
+                         SECRET)["channel"] is None
+    assert funnel_record(event(event="action", name="action_handoff",
+                               input_channel="website"), SECRET)["channel"] is None
+
+
+def test_the_conversation_key_needs_the_secret():
+    # Without the key, hashing every phone number does not find the conversation.
+    assert conversation_key(SECRET, SENDER) != conversation_key(b"another", SENDER)
+    assert conversation_key(SECRET, SENDER) != conversation_key(SECRET, SENDER + "1")
+
+
+@pytest.mark.parametrize("received", [
+    None, [], "conversation", {"conversation": "x" * 64, "step": "lead_details"},
+    {"conversation": 42, "step": "crisis"},
+    {"conversation": "x" * 64, "step": "crisis", "channel": "carrier pigeon"},
+    {"conversation": "x" * 64, "step": "crisis", "at": "yesterday"},
+    {"conversation": "x" * 10, "step": "crisis"},
+    {"conversation": "x" * 64, "step": "crisis", "text": "I want to die"},
+])
+def test_the_consumer_refuses_anything_not_shaped_like_a_record(received):
+    assert not valid_record(received)
