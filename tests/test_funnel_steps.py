@@ -60,6 +60,12 @@ def test_the_channel_is_kept_only_for_known_channels_and_only_on_the_first_step(
                                input_channel="website"), SECRET)["channel"] is None
 
 
+def test_the_time_is_kept_to_the_hour_so_it_cannot_be_matched_to_the_tracker():
+    record = funnel_record(event(event="action", name="utter_crisis"), SECRET)
+    assert record["at"] == 1796547600.0
+    assert funnel_record(event(event="action", name=["utter_crisis"]), SECRET) is None
+
+
 def test_the_conversation_key_needs_the_secret():
     # Without the key, hashing every phone number does not find the conversation.
     assert conversation_key(SECRET, SENDER) != conversation_key(b"another", SENDER)
@@ -73,6 +79,12 @@ def test_the_conversation_key_needs_the_secret():
     {"conversation": "x" * 64, "step": "crisis", "at": "yesterday"},
     {"conversation": "x" * 10, "step": "crisis"},
     {"conversation": "x" * 64, "step": "crisis", "text": "I want to die"},
+    {"conversation": "x" * 64, "step": "handoff", "channel": []},
+    {"conversation": "x" * 64, "step": "crisis", "at": float("nan")},
+    {"conversation": "x" * 64, "step": "crisis", "at": 1e400},
+    {"conversation": "x" * 64, "step": "crisis", "at": 1e15},
+    {"conversation": "x" * 64, "step": "crisis", "at": True},
+    {"conversation": "\x00" * 64, "step": "crisis"},
 ])
 def test_the_consumer_refuses_anything_not_shaped_like_a_record(received):
     assert not valid_record(received)

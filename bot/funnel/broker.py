@@ -82,7 +82,13 @@ class FunnelEventBroker(PikaEventBroker):
             return
 
     def publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        record = funnel_record(event, self._secret)
+        # Called inside the turn's tracker save: nothing here may fail the turn.
+        try:
+            record = funnel_record(event, self._secret)
+        except Exception as error:
+            logger.warning("An event could not be reduced to a funnel record (%s)",
+                           type(error).__name__)
+            return
         if record is not None:
             self._send(record)
 

@@ -84,7 +84,7 @@ class FunnelConsumer:
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         try:
             record = json.loads(message.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             record = None
         if not valid_record(record):
             self.malformed += 1
@@ -99,6 +99,12 @@ class FunnelConsumer:
                            "to the queue", type(error).__name__)
             await asyncio.sleep(DATABASE_RETRY_SECONDS)
             await message.nack(requeue=True)
+            return
+        except Exception as error:  # a record the database refuses: never retried forever
+            self.malformed += 1
+            logger.warning("A funnel record could not be stored (%s) and was dropped",
+                           type(error).__name__)
+            await message.ack()
             return
         await message.ack()
         if counted:

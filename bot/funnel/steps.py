@@ -48,7 +48,8 @@ def step_of(event: dict[str, Any]) -> str | None:
     if kind == "user":
         return CONVERSATION
     if kind == "action":
-        return _ACTION_STEPS.get(event.get("name"))
+        name = event.get("name")
+        return _ACTION_STEPS.get(name) if isinstance(name, str) else None
     if kind == "active_loop" and event.get("name") == _PRESCREEN_FORM:
         return PRESCREEN_STARTED
     if kind == "slot" and event.get("name") == _OUTCOME_SLOT and event.get("value") == COMPLETED:
@@ -67,9 +68,17 @@ def funnel_record(event: dict[str, Any], secret: bytes) -> dict[str, Any] | None
     return {
         "conversation": conversation_key(secret, sender),
         "step": step,
-        "channel": channel if channel in KNOWN_CHANNELS else None,
-        "at": float(timestamp) if isinstance(timestamp, (int, float)) else None,
+        "channel": channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else None,
+        # To the hour only: the exact time would match the event's timestamp in the tracker
+        # store, beside the conversation id, and undo the keyed digest.
+        "at": (float(int(timestamp) // 3600 * 3600) if _plausible_time(timestamp) else None),
     }
+
+
+def _plausible_time(value: Any) -> bool:
+    # Not a bool (an int to Python), not NaN or infinite, and a date datetime can hold.
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 <= value < 32503680000)
 
 
 _RECORD_FIELDS = frozenset({"conversation", "step", "channel", "at"})
@@ -82,5 +91,7 @@ def valid_record(record: Any) -> bool:
             and isinstance(record.get("conversation"), str)
             and len(record["conversation"]) == 64
             and record.get("step") in FUNNEL_ORDER
-            and (record.get("channel") is None or record.get("channel") in KNOWN_CHANNELS)
-            and (record.get("at") is None or isinstance(record.get("at"), (int, float))))
+            and all(32 < ord(c) < 127 for c in record["conversation"])
+            and (record.get("channel") is None
+                 or (isinstance(record["channel"], str) and record["channel"] in KNOWN_CHANNELS))
+            and (record.get("at") is None or _plausible_time(record["at"])))
