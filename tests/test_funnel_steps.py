@@ -1,6 +1,7 @@
 """What the event stream carries: a funnel step per event that marks one, and nothing else."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -9,6 +10,9 @@ from bot.funnel.steps import conversation_key, funnel_record, valid_record
 
 SECRET = b"test-secret"
 SENDER = "+13125550142"  # as an SMS conversation id might look, if one ever were a number
+
+
+EVENT_DAY = dt.date(2026, 12, 6)  # the day of the timestamp below, in UTC
 
 
 def event(**fields):
@@ -32,7 +36,7 @@ def test_each_step_is_a_record_with_no_text_or_conversation_id(streamed, step):
     published = json.dumps(record)
     for private in ("son", "help", SENDER, "5550142", "start_prescreen"):
         assert private not in published
-    assert record["conversation"] == conversation_key(SECRET, SENDER)
+    assert record["conversation"] == conversation_key(SECRET, SENDER, EVENT_DAY)
     assert valid_record(record)
 
 
@@ -68,8 +72,28 @@ def test_the_time_is_kept_to_the_hour_so_it_cannot_be_matched_to_the_tracker():
 
 def test_the_conversation_key_needs_the_secret():
     # Without the key, hashing every phone number does not find the conversation.
-    assert conversation_key(SECRET, SENDER) != conversation_key(b"another", SENDER)
-    assert conversation_key(SECRET, SENDER) != conversation_key(SECRET, SENDER + "1")
+    assert (conversation_key(SECRET, SENDER, EVENT_DAY)
+            != conversation_key(b"another", SENDER, EVENT_DAY))
+    assert (conversation_key(SECRET, SENDER, EVENT_DAY)
+            != conversation_key(SECRET, SENDER + "1", EVENT_DAY))
+
+
+def test_someone_who_comes_back_another_day_is_counted_again_and_not_linked():
+    first = funnel_record(event(event="user", input_channel="website"), SECRET)
+    same_day = funnel_record(event(event="user", input_channel="website",
+                                   timestamp=1796550000.5 + 3600), SECRET)
+    next_week = funnel_record(event(event="user", input_channel="website",
+                                    timestamp=1796550000.5 + 7 * 86400), SECRET)
+    assert first["conversation"] == same_day["conversation"]  # counted once that day
+    assert first["conversation"] != next_week["conversation"]  # a new visit, counted again
+
+
+def test_an_event_with_no_usable_time_is_keyed_to_today():
+    record = funnel_record(event(event="user", timestamp="soon"), SECRET)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert record["at"] is None
+    assert record["conversation"] in {conversation_key(SECRET, SENDER, day)
+                                      for day in (today, today - dt.timedelta(days=1))}
 
 
 @pytest.mark.parametrize("received", [

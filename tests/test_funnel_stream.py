@@ -211,3 +211,32 @@ def test_a_message_that_is_not_a_record_is_dropped_and_counting_goes_on(stream):
         stream["tmp"] / "consumer.log").read_text()
     assert "I want to die" not in (stream["tmp"] / "consumer.log").read_text()
     assert consumer_health(stream["health"]) == 200
+
+
+def test_a_queue_that_cannot_be_set_up_is_unhealthy_and_retried_until_it_can(stream):
+    # The queue exists with other settings (not durable), so the consumer's declaration is
+    # refused while RabbitMQ itself answers: connected, but counting nothing.
+    async def declare_a_conflicting_queue() -> None:
+        connection = await aio_pika.connect_robust(RABBITMQ_URL)
+        async with connection:
+            channel = await connection.channel()
+            await channel.declare_queue(stream["queue"], durable=False)
+
+    asyncio.run(declare_a_conflicting_queue())
+    start_consumer(stream)
+    wait_for(lambda: "the queue could not be set up" in (
+        stream["tmp"] / "consumer.log").read_text(), "the refused declaration logged")
+    assert consumer_health(stream["health"]) == 503
+    asyncio.run(delete_exchange_and_queue(stream["queue"]))
+    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer set up the queue")
+    asyncio.run(publish_all(stream, conversation_events("after-the-fix")))
+    wait_for(lambda: len(counted(stream)) == 3, "the steps counted")
+
+
+def test_the_consumer_stops_on_sigterm_while_the_database_is_down(stream):
+    stream["env"]["DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    start_consumer(stream)
+    wait_for(lambda: "leads database is not reachable" in (
+        stream["tmp"] / "consumer.log").read_text(), "the consumer waiting for the database")
+    stream["consumer"].terminate()
+    assert stream["consumer"].wait(timeout=10) == 0

@@ -11,8 +11,8 @@ the database or this process goes away is delivered again and counted once (stor
   before taking records again, rather than spinning through them.
 - A record that is not what broker.py publishes (a stray publisher, a wrong type) is dropped
   and counted in the log, never retried forever and never logged itself.
-GET /health answers 200 while connected to RabbitMQ, 503 otherwise (the cluster and the
-Kubernetes probes use it).
+GET /health answers 200 while connected to RabbitMQ and consuming the queue, 503 otherwise
+(the cluster and the Kubernetes probes use it).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import json
 import logging
 import signal
 import sys
-import time
 
 import aio_pika
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +38,9 @@ RECONNECT_SECONDS = 5.0
 # Records handled at once: enough to keep up with a burst, few enough that a redelivery after
 # a crash repeats little.
 PREFETCH = 50
+# Health probes answered at once; more are closed unanswered (each waits up to 5 s for its
+# request line, so a client opening thousands could otherwise hold that many sockets).
+MAX_OPEN_HEALTH_CHECKS = 32
 
 
 class FunnelConsumer:
@@ -49,6 +51,8 @@ class FunnelConsumer:
         self.settings = settings
         self.engine = engine_for(settings.database_url)
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self.consuming = False
+        self.open_health_checks = 0
         self.counted = 0
         self.repeated = 0
         self.malformed = 0
@@ -56,20 +60,29 @@ class FunnelConsumer:
     @property
     def connected(self) -> bool:
         # `is_closed` stays False while a robust connection is reconnecting; `connected` is
-        # cleared the moment the broker goes away and set again once it is back.
-        return (self.connection is not None and not self.connection.is_closed
-                and self.connection.connected.is_set())
+        # cleared the moment the broker goes away and set again once it is back. `consuming`
+        # is set only once the queue is declared and a consumer attached to it: connected to
+        # RabbitMQ but counting nothing is not healthy.
+        return (self.consuming and self.connection is not None
+                and not self.connection.is_closed and self.connection.connected.is_set())
 
-    async def connect(self) -> None:
-        """Until RabbitMQ answers; after that the robust connection reconnects by itself."""
-        while True:
+    async def connect(self, stop: asyncio.Event) -> None:
+        """Until RabbitMQ answers and the queue is consumed; after that the robust connection
+        reconnects, declares the queue again and resumes consuming by itself."""
+        while not stop.is_set():
             try:
-                self.connection = await aio_pika.connect_robust(self.settings.rabbitmq_url)
-                break
-            except Exception as error:
-                logger.warning("RabbitMQ is not reachable (%s); trying again in %.0f s",
-                               type(error).__name__, RECONNECT_SECONDS)
-                await asyncio.sleep(RECONNECT_SECONDS)
+                await self._consume()
+                logger.info("Counting funnel records from RabbitMQ")
+                return
+            except Exception as error:  # unreachable, refused, or a declaration that failed
+                logger.warning("RabbitMQ is not reachable or the queue could not be set up "
+                               "(%s); trying again in %.0f s", type(error).__name__,
+                               RECONNECT_SECONDS)
+                await self._close_connection()
+                await _wait_or_stop(stop, RECONNECT_SECONDS)
+
+    async def _consume(self) -> None:
+        self.connection = await aio_pika.connect_robust(self.settings.rabbitmq_url)
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=PREFETCH)
         # Declared as Rasa's broker declares them (a fanout exchange, a durable queue), so
@@ -79,7 +92,18 @@ class FunnelConsumer:
         queue = await channel.declare_queue(self.settings.funnel_queue, durable=True)
         await queue.bind(exchange, "")
         await queue.consume(self.handle)
-        logger.info("Counting funnel records from RabbitMQ")
+        self.consuming = True
+
+    async def _close_connection(self) -> None:
+        # A robust connection left open after a failed set-up would go on reconnecting in
+        # the background, one more for each attempt.
+        self.consuming = False
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception as error:
+                logger.debug("Closing a half-open RabbitMQ connection: %s", type(error).__name__)
 
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
         try:
@@ -113,6 +137,10 @@ class FunnelConsumer:
             self.repeated += 1
 
     async def health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open_health_checks >= MAX_OPEN_HEALTH_CHECKS:
+            writer.close()  # a probe needs one connection; many at once is not a probe
+            return
+        self.open_health_checks += 1
         try:
             request_line = await asyncio.wait_for(reader.readline(), 5)
             ok = request_line.startswith(b"GET /health ") and self.connected
@@ -125,31 +153,41 @@ class FunnelConsumer:
         except (asyncio.TimeoutError, ConnectionError):
             pass
         finally:
+            self.open_health_checks -= 1
             writer.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         server = await asyncio.start_server(self.health, self.settings.funnel_health_host,
                                             self.settings.funnel_health_port)
-        await asyncio.to_thread(self._schema_when_reachable)
-        connecting = asyncio.create_task(self.connect())
-        await stop.wait()
-        connecting.cancel()
+        if await self._schema_when_reachable(stop):
+            connecting = asyncio.create_task(self.connect(stop))
+            await stop.wait()
+            connecting.cancel()
         server.close()
-        if self.connection is not None:
-            await self.connection.close()
+        await self._close_connection()
         self.engine.dispose()
         logger.info("Stopped: %d steps counted, %d repeats ignored, %d malformed dropped",
                     self.counted, self.repeated, self.malformed)
 
-    def _schema_when_reachable(self) -> None:
-        while True:
+    async def _schema_when_reachable(self, stop: asyncio.Event) -> bool:
+        """False if told to stop before the database answered (a SIGTERM is not held up by
+        a database that is down)."""
+        while not stop.is_set():
             try:
-                ensure_schema(self.engine)
-                return
+                await asyncio.to_thread(ensure_schema, self.engine)
+                return True
             except SQLAlchemyError as error:
                 logger.warning("The leads database is not reachable (%s); trying again",
                                type(error).__name__)
-                time.sleep(RECONNECT_SECONDS)
+                await _wait_or_stop(stop, RECONNECT_SECONDS)
+        return False
+
+
+async def _wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        pass
 
 
 def main() -> int:

@@ -6,11 +6,19 @@ A record is all the event stream ever carries:
 No text, no slot values other than how a pre-screen ended (one of a fixed set), no
 conversation id: the digest is keyed, so a phone-number conversation id cannot be recovered
 by hashing every number. Every other event is dropped before it leaves the Rasa process.
+
+The digest also takes the event's day (UTC), so a step is counted once per conversation per
+day: someone who writes again next week is counted again, as a new visit would be, and the
+records of their two visits cannot be linked to each other. (A conversation running past
+midnight counts on both days; the console's figures are per day and per week, so that is
+the same visit seen from each day.)
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import time
 from typing import Any
 
 from bot.prescreen.questions import COMPLETED
@@ -39,8 +47,15 @@ _OUTCOME_SLOT = "ps_outcome"
 KNOWN_CHANNELS = frozenset({"website", "rest", "twilio_sms", "twilio_voice"})
 
 
-def conversation_key(secret: bytes, conversation_id: str) -> str:
-    return hmac.new(secret, b"funnel:" + conversation_id.encode(), hashlib.sha256).hexdigest()
+def conversation_key(secret: bytes, conversation_id: str, day: dt.date) -> str:
+    message = f"funnel:{day.isoformat()}:{conversation_id}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def event_day(timestamp: Any) -> dt.date:
+    """The UTC day of an event's timestamp, or today's if it has none worth trusting."""
+    seconds = timestamp if _plausible_time(timestamp) else time.time()
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date()
 
 
 def step_of(event: dict[str, Any]) -> str | None:
@@ -66,7 +81,7 @@ def funnel_record(event: dict[str, Any], secret: bytes) -> dict[str, Any] | None
     channel = event.get("input_channel") if step == CONVERSATION else None
     timestamp = event.get("timestamp")
     return {
-        "conversation": conversation_key(secret, sender),
+        "conversation": conversation_key(secret, sender, event_day(timestamp)),
         "step": step,
         "channel": channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else None,
         # To the hour only: the exact time would match the event's timestamp in the tracker
