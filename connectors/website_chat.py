@@ -35,7 +35,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.facility import readable_profile
 from bot.handoff import service
@@ -166,6 +166,14 @@ class WebsiteChatOutput(CollectingOutputChannel):
             await self.sio.emit(BOT_EVENT, shown, room=message["recipient_id"])
 
 
+# Redis must answer a publish within this; the listener waits this long for a message before
+# it looks again (an idle channel is not an error).
+REDIS_TIMEOUT_S = 5.0
+# After Redis went away, the listener tries again at once, then backs off to this at most:
+# messages published while it is not subscribed are missed, so it must not wait long.
+LONGEST_RESUBSCRIBE_WAIT_S = 5.0
+
+
 def cross_instance_manager() -> Any:
     """With REDIS_URL set (the cluster), a message emitted on one Rasa instance reaches a
     socket connected to another: a counselor's reply posted through instance A reaches a
@@ -173,14 +181,48 @@ def cross_instance_manager() -> Any:
     redis_url = load_settings().redis_url
     if not redis_url:
         return None
-    from socketio import AsyncRedisManager
+    return CrossInstanceManager(redis_url)
 
-    # Redis carries each emitted reply on this channel while it is delivered; it keeps none.
-    # A reply reaches sockets on this instance before it is published (python-socketio's
-    # pub/sub manager), so with Redis down a visitor still gets the crisis reply; the
-    # timeouts keep a Redis that hangs from holding the turn.
-    return AsyncRedisManager(redis_url, channel=CROSS_INSTANCE_CHANNEL, logger=logger,
-                             redis_options={"socket_timeout": 5, "socket_connect_timeout": 5})
+
+class CrossInstanceManager(AsyncRedisManager):
+    """python-socketio's Redis manager, listening without dropping off an idle channel.
+
+    Its listener blocks on the pub/sub connection with the client's socket timeout,
+    which the publishing side needs (a Redis that hangs must not hold a turn). On a
+    quiet channel that read times out every 5 s: the manager logs an error, sleeps and
+    subscribes again, and a counselor's reply published in that gap never reaches the
+    other instance. Here the listener asks for the next message with a timeout of its
+    own, which comes back empty instead of failing, and resubscribes quickly after a
+    real failure. Redis carries each emitted reply on the channel while it is
+    delivered and keeps none. A reply reaches sockets on this instance before it is
+    published, so with Redis down a visitor here still gets the crisis reply.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, channel=CROSS_INSTANCE_CHANNEL, logger=logger,
+                         redis_options={"socket_timeout": REDIS_TIMEOUT_S,
+                                        "socket_connect_timeout": REDIS_TIMEOUT_S})
+
+    async def _redis_listen_with_retries(self) -> Any:
+        wait_s = 0.0
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed, wait_s = True, 0.0
+                message = await self.pubsub.get_message(ignore_subscribe_messages=True,
+                                                        timeout=REDIS_TIMEOUT_S)
+            except Exception as error:  # Redis restarted, unreachable, or refused us
+                logger.warning("Live chat messages from other instances paused: Redis "
+                               "failed (%s); subscribing again", type(error).__name__)
+                subscribed = False
+                await asyncio.sleep(wait_s)
+                wait_s = min(LONGEST_RESUBSCRIBE_WAIT_S, max(0.5, wait_s * 2))
+                continue
+            if message is not None:
+                yield message
 
 
 class TextOnlySocketServer(AsyncServer):

@@ -33,6 +33,10 @@ INSTANCE_NAMES = ("a", "b")
 # room for the action servers, the console and an operator's psql.
 TRACKER_POOL_SIZE = 10
 TRACKER_MAX_OVERFLOW = 10
+# `make run-cluster` starts again a process that exits, but not forever: one that keeps
+# exiting has a cause a restart will not fix.
+MAX_RESTARTS_IN_WINDOW = 5
+RESTART_WINDOW_S = 600.0
 
 
 def haproxy_binary() -> str:
@@ -147,7 +151,9 @@ class Cluster:
                 "DATABASE_URL": self.settings.cluster_leads_url,
                 **self.extra_env}
 
-    def start(self, timeout_s: float = 300) -> Cluster:
+    def start(self, timeout_s: float = 300, wait_for_funnel: bool = True) -> Cluster:
+        """wait_for_funnel=False: up without waiting for the funnel consumer's RabbitMQ
+        (`make run-cluster`: conversations never need it; the tests and soak count on it)."""
         from bot.leads.database import engine_for, ensure_schema
 
         ensure_private_dir(self.settings.var_dir)
@@ -185,7 +191,8 @@ class Cluster:
             self._start_funnel_consumer()
             wait_until_up(f"{self.url}/", 30, self.balancer)
             wait_until_up(f"{self.staff_url}/health", timeout_s, self.console)
-            wait_until_up(self.funnel_health_url, timeout_s, self.funnel_consumer)
+            if wait_for_funnel:
+                wait_until_up(self.funnel_health_url, timeout_s, self.funnel_consumer)
         except BaseException:
             self.stop()
             raise
@@ -233,6 +240,35 @@ class Cluster:
     def any_exited(self) -> bool:
         return any(process.poll() is not None for process in self.processes())
 
+    def restart_exited(self, timeout_s: float = 300) -> list[str]:
+        """Starts again whatever has exited, and names it. Meanwhile HAProxy's health checks
+        send every turn to the instance still up; a restarted instance takes conversations
+        back with their state, which is in PostgreSQL, not in the process."""
+        restarted = []
+        for name, stack in self.instances.items():
+            if stack.any_exited():
+                # Both of the pair: a Rasa without its action server cannot finish a turn.
+                stack.stop()
+                stack.processes.clear()
+                stack.start(timeout_s)
+                restarted.append(f"instance {name}")
+        members = (("the load balancer", "balancer", self._start_balancer),
+                   ("the staff console", "console", self._start_console),
+                   ("the funnel consumer", "funnel_consumer", self._start_funnel_consumer))
+        for label, attribute, start in members:
+            process = getattr(self, attribute)
+            if process is not None and process.poll() is not None:
+                start()
+                restarted.append(label)
+        return restarted
+
+    def addresses(self) -> str:
+        """Where each process answers its health check (what an operator watches)."""
+        lines = [f"  instance {name}: Rasa {stack.rasa_url}/ , its action server "
+                 f"{stack.settings.actions_url}/health" for name, stack in self.instances.items()]
+        lines.append(f"  the funnel consumer: {self.funnel_health_url}")
+        return "\n".join(lines)
+
     def stop(self) -> None:
         for process in (self.balancer, self.console, self.funnel_consumer):
             if process is not None and process.poll() is None:
@@ -273,24 +309,42 @@ def main() -> int:
     print(f"Starting the cluster: {len(INSTANCE_NAMES)} Rasa instances and their action "
           "servers on PostgreSQL, Redis and RabbitMQ, behind HAProxy on port "
           f"{settings.cluster_port}; this takes a minute or two...", flush=True)
-    cluster.start()
+    cluster.start(wait_for_funnel=False)
     print(f"\nThe cluster is ready at {cluster.url} (the same paths as `make run`):\n"
           f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
           f"  the staff console: {cluster.staff_url}/\n"
           f"  the HTTP API's token: {settings.rasa_api_token_path}\n"
-          "Press Ctrl-C to stop.\n", flush=True)
+          f"Health checks (each answers 200 while well):\n{cluster.addresses()}\n"
+          "A process that exits is started again. Press Ctrl-C to stop.\n", flush=True)
     try:
-        while not stopping and not cluster.any_exited():
+        wait_until_up(cluster.funnel_health_url, 30, cluster.funnel_consumer)
+    except (TimeoutError, RuntimeError):
+        print("The funnel consumer is waiting for RabbitMQ: conversations are unaffected, and "
+              "the metrics page's step counts catch up once it answers.", flush=True)
+    recent_restarts: list[float] = []
+    try:
+        while not stopping:
             time.sleep(0.5)
+            restarted = cluster.restart_exited()
+            if not restarted:
+                continue
+            print(f"Started again after it exited: {', '.join(restarted)}", flush=True)
+            now = time.monotonic()
+            recent_restarts = [at for at in recent_restarts if now - at < RESTART_WINDOW_S]
+            recent_restarts.append(now)
+            if len(recent_restarts) > MAX_RESTARTS_IN_WINDOW:
+                print(f"More than {MAX_RESTARTS_IN_WINDOW} restarts in "
+                      f"{RESTART_WINDOW_S / 60:.0f} minutes: something is wrong, not unlucky; "
+                      "stopping. See the log above.", file=sys.stderr, flush=True)
+                return 1
+    except Exception as error:  # a restart that did not come up
+        print(f"A process of the cluster could not be started again ({error}); stopping.",
+              file=sys.stderr, flush=True)
+        return 1
     finally:
         print("Stopping the cluster...", flush=True)
         cluster.stop()
-    if not stopping:
-        print("A process of the cluster exited unexpectedly; see the log above.",
-              file=sys.stderr)
-        return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -322,7 +322,7 @@ def test_with_postgresql_cut_for_30_s_leads_wait_in_the_spool_then_land_once(clu
     assert said == ["how much does it cost", "do you take insurance"]
 
 
-def test_with_one_instance_killed_the_conversation_goes_on_on_the_other(cluster):
+def test_with_one_instance_killed_the_conversation_goes_on_and_the_instance_comes_back(cluster):
     conversation = WebsiteConversation(cluster.url, timeout_s=60)
     for answer, next_question in PRESCREEN[:4]:
         assert next_question in conversation.texts(answer)[-1]
@@ -334,3 +334,10 @@ def test_with_one_instance_killed_the_conversation_goes_on_on_the_other(cluster)
         assert next_question in conversation.texts(answer)[-1], answer
     assert tracker(cluster, conversation.conversation_id, through="b")["slots"][
         "ps_first_name"] == "Maria"
+    # What `make run-cluster` does when it sees an instance gone: the pair is started again
+    # and picks the conversation up where the other instance left it.
+    assert cluster.restart_exited() == ["instance a"]
+    conversation.base_url = instance_url(cluster, "a")
+    for answer, next_question in PRESCREEN[8:10]:
+        assert next_question in conversation.texts(answer)[-1], answer
+    assert not cluster.any_exited()
