@@ -27,8 +27,8 @@ export OPENBLAS_NUM_THREADS := 1
 
 help:
 	@echo "make run          serve the assistant (REST channel + HTTP API) on embedded defaults"
-	@echo "make test         validate data, unit tests, train if needed, conversation tests"
-	@echo "make run-cluster  the production profile: 2 Rasa instances behind HAProxy, on PostgreSQL and Redis"
+	@echo "make test         lint, validate data, unit tests, train if needed, end-to-end and cluster tests"
+	@echo "make run-cluster  the production profile: 2 Rasa instances behind HAProxy, on PostgreSQL, Redis and RabbitMQ"
 	@echo "make chat         talk to the assistant in this terminal (uses 'make run' if it is up, else starts one)"
 	@echo "make nlu-report   cross-validated intent accuracy and per-topic F1"
 	@echo "make soak         the production profile under 200 conversations for 2 minutes, and one instance's limit"
@@ -89,7 +89,8 @@ run: $(STAMP)
 	@$(MAKE) --no-print-directory $(MODEL)
 	$(PY) -m scripts.serve
 
-# Needs PostgreSQL and Redis (REDIS_URL, CLUSTER_TRACKER_URL, DATABASE_URL; .env.example).
+# Needs PostgreSQL, Redis and RabbitMQ (DATABASE_URL, CLUSTER_TRACKER_URL, REDIS_URL,
+# RABBITMQ_URL; .env.example).
 run-cluster: $(STAMP) haproxy
 	@$(PY) -m bot.facility_check
 	@$(MAKE) --no-print-directory $(MODEL)

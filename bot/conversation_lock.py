@@ -8,9 +8,10 @@ atomic variant is in Rasa Pro only.
 
 Here every change to the queue is one Lua script, which Redis runs atomically:
 - a ticket is `INCR` of the conversation's counter, queued in the same script;
-- the ticket at the head of the queue holds the lock; expired tickets (an instance that died
-  holding one) are dropped whenever the queue is looked at, using Redis's clock, so instances
-  whose clocks differ still agree;
+- the ticket at the head of the queue holds the lock, for a lifetime counted from when it got
+  there and renewed while its turn runs; expired tickets (an instance that died holding one)
+  are dropped whenever the queue is looked at, using Redis's clock, so instances whose clocks
+  differ still agree;
 - releasing a ticket wakes the next one through a list it waits on with `BLPOP`, so a waiting
   turn starts as soon as the previous one ends, without polling.
 
@@ -44,6 +45,9 @@ LONGEST_WAIT_S = 1.0
 # The counter outlives any ticket by far: a number must never be issued twice while a turn
 # that holds it may still be waiting.
 COUNTER_LIFETIME_S = 24 * 3600
+# A held ticket is renewed this many times per lifetime, so one renewal that fails (Redis
+# restarting) still leaves time for the next.
+RENEWALS_PER_LIFETIME = 3
 # Redis must answer within this; a Redis that is down fails a turn rather than hanging it.
 SOCKET_TIMEOUT_S = 5.0
 
@@ -74,16 +78,33 @@ redis.call('PEXPIRE', KEYS[2], ARGV[1] * 2)
 redis.call('PEXPIRE', KEYS[3], ARGV[1] * 2)
 return ticket
 """
-# KEYS: counter, queue, expiries. ARGV: ticket. Returns {state, ms}: state 1 = held,
-# 0 = waiting (ms: until the head's ticket expires), -1 = this ticket expired while waiting.
+# Gives the ticket at the head of the queue a full lifetime from now.
+_EXTEND_HEAD = """
+redis.call('HSET', KEYS[3], head, now + tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[2], ARGV[2] * 2)
+redis.call('PEXPIRE', KEYS[3], ARGV[2] * 2)
+"""
+# KEYS: counter, queue, expiries. ARGV: ticket, lifetime ms. Returns {state, ms}: state 1 =
+# held (and its lifetime starts now, however long it waited), 0 = waiting (ms: until the
+# head's ticket expires), -1 = this ticket expired while waiting.
 ACQUIRE_SCRIPT = _NOW + _PRUNE + """
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   return {-1, 0}
 end
 if head == ARGV[1] then
+""" + _EXTEND_HEAD + """
   return {1, 0}
 end
 return {0, tonumber(redis.call('HGET', KEYS[3], head)) - now}
+"""
+# KEYS: counter, queue, expiries. ARGV: ticket, lifetime ms. Returns 1 if the ticket still
+# held the lock and now has a full lifetime again, 0 if it had already expired.
+RENEW_SCRIPT = _NOW + _PRUNE + """
+if head ~= ARGV[1] then
+  return 0
+end
+""" + _EXTEND_HEAD + """
+return 1
 """
 # KEYS: counter, queue, expiries, wake-list prefix. ARGV: ticket, wake lifetime ms.
 # Returns the ticket now served, if any, after pushing onto its wake list.
@@ -154,21 +175,44 @@ class AtomicRedisLockStore(LockStore):
                 ISSUE_SCRIPT, 3, *keys[:3], lifetime_ms, COUNTER_LIFETIME_S * 1000))
         except RedisError as error:
             raise LockError(f"the lock store is unreachable ({type(error).__name__})") from error
+        renewing = None
         try:
-            await self._wait_for_turn(keys, ticket, min(wait_time_in_seconds, LONGEST_WAIT_S))
+            await self._wait_for_turn(keys, ticket, min(wait_time_in_seconds, LONGEST_WAIT_S),
+                                      lifetime_ms)
+            renewing = asyncio.create_task(self._keep_renewed(keys, ticket, lifetime_ms))
             yield TicketLock(conversation_id)
         finally:
+            if renewing is not None:
+                renewing.cancel()
             await self._release(keys, ticket, lifetime_ms)
 
+    async def _keep_renewed(self, keys: tuple[str, ...], ticket: int, lifetime_ms: int) -> None:
+        """Renews a held ticket while its turn runs. A turn can outlast the lifetime (an
+        action server that hangs: Rasa waits up to 5 minutes for it), and a lock that
+        expired under a running turn would let the next message of the conversation run
+        beside it. An instance that dies stops renewing, and its ticket expires within
+        one lifetime."""
+        from redis.exceptions import RedisError
+
+        while True:
+            await asyncio.sleep(lifetime_ms / 1000 / RENEWALS_PER_LIFETIME)
+            try:
+                if not await self._redis().eval(RENEW_SCRIPT, 3, *keys[:3], ticket, lifetime_ms):
+                    logger.warning("lock store: a turn outlived its ticket")
+                    return
+            except RedisError as error:
+                # Tried again at the next renewal; the ticket lasts until then.
+                logger.warning("lock store: could not renew a ticket (%s)", type(error).__name__)
+
     async def _wait_for_turn(self, keys: tuple[str, ...], ticket: int,
-                             longest_wait_s: float) -> None:
+                             longest_wait_s: float, lifetime_ms: int) -> None:
         from redis.exceptions import RedisError
 
         client = self._redis()
         try:
             while True:
                 state, head_expires_in_ms = await client.eval(ACQUIRE_SCRIPT, 3, *keys[:3],
-                                                              ticket)
+                                                              ticket, lifetime_ms)
                 if state == 1:
                     return
                 if state == -1:

@@ -11,6 +11,7 @@ BOT_DIR = PROJECT_ROOT / "bot"
 DEFAULT_RASA_PORT = 5005
 DEFAULT_STAFF_PORT = 5010
 DEFAULT_CLUSTER_PORT = 8080
+DEFAULT_CLUSTER_API_PORT = 8081
 DEFAULT_FUNNEL_HEALTH_PORT = 5011
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
 
@@ -106,8 +107,11 @@ class Settings:
     # per-conversation locks and the chat's live messages between Rasa instances; unset, a
     # single instance keeps both in its own memory.
     redis_url: str | None
-    # Where the load balancer listens, in front of the Rasa instances.
+    # Where the load balancer listens, in front of the Rasa instances: the public port
+    # serves the channels only; the API port (on loopback) also Rasa's HTTP API, for the
+    # console and operators.
     cluster_port: int
+    cluster_api_port: int
     # The cluster's conversations (Rasa's SQL tracker store) and leads, on PostgreSQL.
     cluster_tracker_url: str
     cluster_leads_url: str
@@ -215,6 +219,7 @@ def load_settings() -> Settings:
                               in ("1", "true", "yes")),
         redis_url=os.environ.get("REDIS_URL") or None,
         cluster_port=_number_from_env("CLUSTER_PORT", DEFAULT_CLUSTER_PORT),
+        cluster_api_port=_number_from_env("CLUSTER_API_PORT", DEFAULT_CLUSTER_API_PORT),
         cluster_tracker_url=(os.environ.get("CLUSTER_TRACKER_URL")
                              or "postgresql://postgres@127.0.0.1:5432/iop_conversations"),
         cluster_leads_url=(os.environ.get("DATABASE_URL")

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.local_secrets import ensure_private_dir, rasa_api_token
 from bot.settings import PROJECT_ROOT, Settings, load_settings
@@ -28,9 +28,10 @@ from scripts.stack import MODEL_PATH, Stack, free_port, stack_environment, wait_
 
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
 INSTANCE_NAMES = ("a", "b")
-# Connections each Rasa instance keeps to PostgreSQL, and how many more a burst may open:
-# 2 instances x (10 + 10) stays far below PostgreSQL's default max_connections of 100, with
-# room for the action servers, the console and an operator's psql.
+# Connections each Rasa instance keeps to PostgreSQL for conversations, and how many more a
+# burst may open. With the leads pools (5 + 5 in each Rasa, action server, the console and
+# the consumer) two instances reach 100, PostgreSQL's default max_connections, only if every
+# pool bursts at once; the soak's 200 conversations used a fraction (README, Operations).
 TRACKER_POOL_SIZE = 10
 TRACKER_MAX_OVERFLOW = 10
 # `make run-cluster` starts again a process that exits, but not forever: one that keeps
@@ -88,6 +89,7 @@ def tracker_store_environment(url: str) -> dict[str, str]:
         "TRACKER_DB_NAME": unquote(parts.path.lstrip("/")),
         "TRACKER_DB_USER": unquote(parts.username or "postgres"),
         "TRACKER_DB_PASSWORD": unquote(parts.password or ""),
+        "TRACKER_DB_SSLMODE": parse_qs(parts.query).get("sslmode", ["prefer"])[-1],
         "POSTGRESQL_POOL_SIZE": str(TRACKER_POOL_SIZE),
         "POSTGRESQL_MAX_OVERFLOW": str(TRACKER_MAX_OVERFLOW),
     }
@@ -124,6 +126,12 @@ class Cluster:
     def url(self) -> str:
         """The load balancer: the one address people and the console use."""
         return f"http://127.0.0.1:{self.settings.cluster_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The load balancer's loopback door, where Rasa's HTTP API is served too (the
+        console's, and an operator's)."""
+        return f"http://127.0.0.1:{self.settings.cluster_api_port}"
 
     @property
     def staff_url(self) -> str:
@@ -205,6 +213,7 @@ class Cluster:
     def _start_balancer(self) -> None:
         env = {**os.environ, "CLUSTER_BIND": "127.0.0.1",
                "CLUSTER_PORT": str(self.settings.cluster_port),
+               "CLUSTER_API_PORT": str(self.settings.cluster_api_port),
                "RASA_A_PORT": str(self.instances["a"].settings.rasa_port),
                "RASA_B_PORT": str(self.instances["b"].settings.rasa_port)}
         # -db: in the foreground, so it stops with the cluster.
@@ -213,7 +222,7 @@ class Cluster:
 
     def _start_console(self) -> None:
         env = {**stack_environment(self.settings, self.shared_environment()),
-               "RASA_HOST": "127.0.0.1", "RASA_PORT": str(self.settings.cluster_port),
+               "RASA_HOST": "127.0.0.1", "RASA_PORT": str(self.settings.cluster_api_port),
                "RASA_API_TOKEN": self.api_token,
                "STAFF_PORT": str(self.settings.staff_port),
                "STAFF_HOST": self.settings.staff_host}
@@ -313,7 +322,8 @@ def main() -> int:
     print(f"\nThe cluster is ready at {cluster.url} (the same paths as `make run`):\n"
           f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
           f"  the staff console: {cluster.staff_url}/\n"
-          f"  the HTTP API's token: {settings.rasa_api_token_path}\n"
+          f"  Rasa's HTTP API (this machine only): {cluster.api_url}, its token in "
+          f"{settings.rasa_api_token_path}\n"
           f"Health checks (each answers 200 while well):\n{cluster.addresses()}\n"
           "A process that exits is started again. Press Ctrl-C to stop.\n", flush=True)
     try:

@@ -282,7 +282,8 @@ def main() -> int:
         rabbitmq_url=os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
         # An exchange and queue of the soak's own, so a cluster already running keeps its own.
         funnel_exchange=f"soak-funnel-{run_id}", funnel_queue=f"soak-funnel-{run_id}",
-        funnel_health_port=free_port(), cluster_port=free_port(), staff_port=free_port())
+        funnel_health_port=free_port(), cluster_port=free_port(),
+        cluster_api_port=free_port(), staff_port=free_port())
     env = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
            "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
     os.environ.update(env)

@@ -49,10 +49,10 @@ async def delete_exchange_and_queue(name: str) -> None:
         await channel.exchange_delete(name)
 
 
-def consumer_health(url: str) -> int:
-    """The funnel consumer's /health status, or 0 when nothing answers."""
+def http_status(url: str, timeout_s: float = 2) -> int:
+    """The status a GET of the URL gets (a health check's, say), or 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:
             return answer.status
     except urllib.error.HTTPError as error:
         return error.code

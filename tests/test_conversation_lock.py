@@ -165,6 +165,34 @@ def test_a_ticket_left_by_a_dead_instance_expires_and_the_next_turn_goes_ahead()
     assert client.zcard(queue) == 0
 
 
+def test_a_turn_running_past_its_lifetime_keeps_the_lock_until_it_ends():
+    # A hung action server can hold a turn for minutes; the conversation's next message
+    # must still wait for it rather than run beside it.
+    client = redis_or_skip()
+    store = AtomicRedisLockStore(url=REDIS_URL)
+    conversation_id = f"test-{uuid.uuid4().hex}"
+
+    async def scenario() -> list[str]:
+        order = []
+
+        async def slow_turn() -> None:
+            async with store.lock(conversation_id, lock_lifetime=1):
+                order.append("slow turn began")
+                await asyncio.sleep(2.5)
+                order.append("slow turn ended")
+
+        async def next_turn() -> None:
+            await asyncio.sleep(0.2)
+            async with store.lock(conversation_id, lock_lifetime=10):
+                order.append("next turn began")
+
+        await asyncio.gather(slow_turn(), next_turn())
+        return order
+
+    assert asyncio.run(scenario()) == ["slow turn began", "slow turn ended", "next turn began"]
+    assert client.zcard(lock_keys(conversation_id)[1]) == 0
+
+
 def test_an_unreachable_redis_fails_the_turn_at_once_with_a_lock_error():
     from rasa.core.lock_store import LockError
 

@@ -64,9 +64,9 @@ def test_the_channel_is_kept_only_for_known_channels_and_only_on_the_first_step(
                                input_channel="website"), SECRET)["channel"] is None
 
 
-def test_the_time_is_kept_to_the_hour_so_it_cannot_be_matched_to_the_tracker():
-    record = funnel_record(event(event="action", name="utter_crisis"), SECRET)
-    assert record["at"] == 1796547600.0
+def test_the_time_is_kept_to_the_day_so_it_cannot_be_matched_to_the_tracker_or_a_lead():
+    record = funnel_record(event(event="action", name="utter_crisis"), SECRET)  # 09:40 UTC
+    assert record["at"] == 1796515200.0  # that day's midnight, UTC
     assert funnel_record(event(event="action", name=["utter_crisis"]), SECRET) is None
 
 

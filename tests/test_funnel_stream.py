@@ -31,8 +31,8 @@ from tests.stack_helpers import (
     RABBITMQ_URL,
     WAIT_S,
     CuttableProxy,
-    consumer_health,
     delete_exchange_and_queue,
+    http_status,
     rabbitmq_or_skip,
     wait_for,
 )
@@ -129,7 +129,7 @@ async def peek_everything_published(world, events: list[dict]) -> list[bytes]:
 
 def test_the_stream_carries_funnel_steps_only_and_each_is_counted_once(stream):
     start_consumer(stream)
-    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer connected")
+    wait_for(lambda: http_status(stream["health"]) == 200, "the consumer connected")
     seen = asyncio.run(peek_everything_published(
         stream, conversation_events("conversation-1") + conversation_events("conversation-1")))
     published = b"\n".join(seen)
@@ -144,7 +144,7 @@ def test_the_stream_carries_funnel_steps_only_and_each_is_counted_once(stream):
 
 def test_a_broker_restart_loses_no_record_and_the_consumer_carries_on(stream):
     start_consumer(stream)
-    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer connected")
+    wait_for(lambda: http_status(stream["health"]) == 200, "the consumer connected")
     first = conversation_events("before-the-restart")
 
     async def restart_then_publish_more(broker: FunnelEventBroker) -> None:
@@ -153,7 +153,7 @@ def test_a_broker_restart_loses_no_record_and_the_consumer_carries_on(stream):
         for streamed in conversation_events("during-the-restart"):
             broker.publish(streamed)
         await asyncio.sleep(3)
-        assert consumer_health(stream["health"]) == 503
+        assert http_status(stream["health"]) == 503
         assert len(broker._unpublished_events) == 3  # kept, not dropped
         stream["proxy"].restore()
         deadline = time.monotonic() + WAIT_S
@@ -164,7 +164,7 @@ def test_a_broker_restart_loses_no_record_and_the_consumer_carries_on(stream):
 
     asyncio.run(publish_all(stream, first, before_close=restart_then_publish_more))
     wait_for(lambda: len(counted(stream)) == 6, "all 6 steps of 2 conversations counted")
-    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer reconnected")
+    wait_for(lambda: http_status(stream["health"]) == 200, "the consumer reconnected")
     # And the consumer still takes new records after the restart.
     asyncio.run(publish_all(stream, conversation_events("after-the-restart")))
     wait_for(lambda: len(counted(stream)) == 9, "the third conversation counted")
@@ -189,7 +189,7 @@ def test_rabbitmq_down_when_rasa_starts_keeps_records_until_it_answers(stream):
 
 def test_a_message_that_is_not_a_record_is_dropped_and_counting_goes_on(stream):
     start_consumer(stream)
-    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer connected")
+    wait_for(lambda: http_status(stream["health"]) == 200, "the consumer connected")
 
     async def publish_junk() -> None:
         connection = await aio_pika.connect_robust(RABBITMQ_URL)
@@ -199,7 +199,11 @@ def test_a_message_that_is_not_a_record_is_dropped_and_counting_goes_on(stream):
                                                       aio_pika.ExchangeType.FANOUT)
             for body in (b"not json", b"[1, 2]", json.dumps({"step": "crisis"}).encode(),
                          json.dumps({"conversation": "x" * 64, "step": "crisis",
-                                     "text": "I want to die"}).encode()):
+                                     "text": "I want to die"}).encode(),
+                         # A record in shape, padded to 2 MB: nothing the broker sends is
+                         # that big, and a few of them would fill the consumer's memory.
+                         json.dumps({"conversation": "y" * 64, "step": "crisis"}).encode()
+                         + b" " * 2_000_000):
                 await exchange.publish(aio_pika.Message(body), "")
 
     asyncio.run(publish_junk())
@@ -207,10 +211,10 @@ def test_a_message_that_is_not_a_record_is_dropped_and_counting_goes_on(stream):
     wait_for(lambda: len(counted(stream)) >= 3, "the real records counted")
     time.sleep(1)
     assert len(counted(stream)) == 3  # none of the junk, not even the one with a text field
-    assert "not a funnel record was dropped (4 so far)" in (
+    assert "not a funnel record was dropped (5 so far)" in (
         stream["tmp"] / "consumer.log").read_text()
     assert "I want to die" not in (stream["tmp"] / "consumer.log").read_text()
-    assert consumer_health(stream["health"]) == 200
+    assert http_status(stream["health"]) == 200
 
 
 def test_a_queue_that_cannot_be_set_up_is_unhealthy_and_retried_until_it_can(stream):
@@ -226,9 +230,9 @@ def test_a_queue_that_cannot_be_set_up_is_unhealthy_and_retried_until_it_can(str
     start_consumer(stream)
     wait_for(lambda: "the queue could not be set up" in (
         stream["tmp"] / "consumer.log").read_text(), "the refused declaration logged")
-    assert consumer_health(stream["health"]) == 503
+    assert http_status(stream["health"]) == 503
     asyncio.run(delete_exchange_and_queue(stream["queue"]))
-    wait_for(lambda: consumer_health(stream["health"]) == 200, "the consumer set up the queue")
+    wait_for(lambda: http_status(stream["health"]) == 200, "the consumer set up the queue")
     asyncio.run(publish_all(stream, conversation_events("after-the-fix")))
     wait_for(lambda: len(counted(stream)) == 3, "the steps counted")
 

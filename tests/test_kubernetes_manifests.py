@@ -36,8 +36,8 @@ def validation_errors(resource: dict) -> list[str]:
 def test_every_rendered_resource_is_valid_for_the_kubernetes_schemas(resources):
     kinds = sorted(resource["kind"] for resource in resources)
     assert kinds == ["ConfigMap", "Deployment", "Deployment", "Deployment",
-                     "HorizontalPodAutoscaler",
-                     "Ingress", "PodDisruptionBudget", "Service", "Service"]
+                     "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy", "NetworkPolicy",
+                     "NetworkPolicy", "PodDisruptionBudget", "Service", "Service"]
     assert {resource["metadata"]["name"]: validation_errors(resource)
             for resource in resources} == {resource["metadata"]["name"]: []
                                            for resource in resources}
@@ -51,14 +51,72 @@ def test_the_schema_check_refuses_a_broken_manifest(resources):
     assert validation_errors(broken)
 
 
-def test_every_container_is_probed_on_its_real_health_endpoint(resources):
+def listening_address(container: dict, settings: dict) -> tuple[str, int]:
+    """Where the container's process listens, read from the manifest as the process reads
+    it: Rasa's --interface/--port, else the *_HOST/*_PORT its settings module takes."""
+    command = container["command"]
+    if "--interface" in command:
+        return (command[command.index("--interface") + 1],
+                int(command[command.index("--port") + 1]))
+    variables = {**settings, **{variable["name"]: variable.get("value")
+                                for variable in container.get("env", [])}}
+    prefix = {"actions": "ACTIONS", "console": "STAFF", "funnel": "FUNNEL_HEALTH"}[
+        container["name"]]
+    port = variables.get(f"{prefix}_PORT") or next(
+        port["containerPort"] for port in container["ports"])
+    return variables[f"{prefix}_HOST"], int(port)
+
+
+def test_every_container_is_probed_where_it_really_listens(resources):
+    # The kubelet sends an HTTP probe to the pod's address: only a process listening on
+    # every address can answer it. One on loopback must be probed from inside its container.
+    settings = next(r for r in resources if r["kind"] == "ConfigMap")["data"]
+    probed = {}
     for deployment in (r for r in resources if r["kind"] == "Deployment"):
         for container in deployment["spec"]["template"]["spec"]["containers"]:
-            ports = {port["name"] for port in container["ports"]}
+            host, port = listening_address(container, settings)
+            health = HEALTH_PATHS[container["name"]]
             for probe in ("readinessProbe", "livenessProbe"):
-                check = container[probe]["httpGet"]
-                assert check["path"] == HEALTH_PATHS[container["name"]], container["name"]
-                assert check["port"] in ports
+                check = container[probe]
+                if "httpGet" in check:
+                    assert host == "0.0.0.0", container["name"]
+                    assert check["httpGet"]["path"] == health
+                    assert {"name": check["httpGet"]["port"], "containerPort": port} in [
+                        {"name": p["name"], "containerPort": p["containerPort"]}
+                        for p in container["ports"]]
+                else:
+                    assert f"http://{host}:{port}{health}" in " ".join(
+                        check["exec"]["command"]), container["name"]
+                probed[container["name"]] = host
+    assert probed == {"rasa": "0.0.0.0", "actions": "127.0.0.1", "console": "0.0.0.0",
+                      "funnel": "0.0.0.0"}
+
+
+def test_pods_carry_no_api_token_and_containers_no_privileges(resources):
+    for deployment in (r for r in resources if r["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def test_only_the_ingress_and_the_console_may_connect_to_rasa(resources):
+    policies = {r["spec"]["podSelector"]["matchLabels"]["component"]: r["spec"]
+                for r in resources if r["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"rasa", "console", "funnel"}
+    assert all(policy["policyTypes"] == ["Ingress"] for policy in policies.values())
+    [rasa_rule] = policies["rasa"]["ingress"]
+    assert rasa_rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        {"podSelector": {"matchLabels": {"app": "iop-assistant", "component": "console"}}}]
+    assert rasa_rule["ports"] == [{"port": 5005, "protocol": "TCP"}]
+    [console_rule] = policies["console"]["ingress"]
+    assert console_rule["from"] == [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "ingress-internal"}}}]
+    assert "ingress" not in policies["funnel"]  # no connection is let in at all
 
 
 def test_secrets_are_only_referenced_never_written_in(resources):

@@ -37,8 +37,8 @@ from tests.stack_helpers import (
     NO_RATE_LIMITS,
     CuttableProxy,
     LocalRedis,
-    consumer_health,
     delete_exchange_and_queue,
+    http_status,
     rabbitmq_or_skip,
     wait_for,
 )
@@ -91,7 +91,8 @@ def cluster(tmp_path_factory):
             rabbitmq_url=f"amqp://guest:guest@127.0.0.1:{rabbitmq.port}/",
             funnel_exchange=stream_name, funnel_queue=stream_name,
             funnel_health_port=free_port(),
-            cluster_port=free_port(), staff_port=free_port(), rasa_api_token=API_TOKEN)
+            cluster_port=free_port(), cluster_api_port=free_port(), staff_port=free_port(),
+            rasa_api_token=API_TOKEN)
     running = Cluster(settings, log_path=workdir / "cluster.log", extra_env=env)
     try:
         running.start()
@@ -117,7 +118,7 @@ def instance_url(cluster: Cluster, name: str) -> str:
 
 
 def tracker(cluster: Cluster, conversation_id: str, through: str | None = None) -> dict:
-    base = instance_url(cluster, through) if through else cluster.url
+    base = instance_url(cluster, through) if through else cluster.api_url
     url = f"{base}/conversations/{urllib.parse.quote(conversation_id)}/tracker?token={API_TOKEN}"
     with urllib.request.urlopen(url, timeout=30) as answer:
         return json.loads(answer.read())
@@ -251,7 +252,7 @@ def test_with_rabbitmq_unreachable_conversations_go_on_and_their_steps_arrive_la
         "conversation", "question_answered"}, "the first conversation's steps counted")
     cluster.rabbitmq.cut()
     try:
-        wait_for(lambda: consumer_health(cluster.funnel_health_url) == 503,
+        wait_for(lambda: http_status(cluster.funnel_health_url) == 503,
                  "the consumer reports RabbitMQ away")
         during = WebsiteConversation(cluster.url, timeout_s=60)
         # Conversations are unaffected: the same answers as ever, no error reply.
@@ -265,7 +266,7 @@ def test_with_rabbitmq_unreachable_conversations_go_on_and_their_steps_arrive_la
     wait_for(lambda: funnel_steps_of(cluster, during.conversation_id) >= {
         "conversation", "question_answered", "prescreen_started", "crisis"},
         "the steps of the conversation held during the outage counted", timeout_s=90)
-    wait_for(lambda: consumer_health(cluster.funnel_health_url) == 200,
+    wait_for(lambda: http_status(cluster.funnel_health_url) == 200,
              "the consumer reconnected")
     after = WebsiteConversation(cluster.url, timeout_s=60)
     assert after.texts("do you take insurance")

@@ -23,7 +23,8 @@ import signal
 import sys
 
 import aio_pika
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.funnel.steps import valid_record
 from bot.funnel.store import record_step
@@ -41,6 +42,10 @@ PREFETCH = 50
 # Health probes answered at once; more are closed unanswered (each waits up to 5 s for its
 # request line, so a client opening thousands could otherwise hold that many sockets).
 MAX_OPEN_HEALTH_CHECKS = 32
+# A record is about 200 bytes; RabbitMQ would deliver one of up to 128 MB.
+MAX_RECORD_BYTES = 1024
+# The database errors that pass: the record is tried again once the database answers.
+DATABASE_AWAY = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class FunnelConsumer:
@@ -106,10 +111,12 @@ class FunnelConsumer:
                 logger.debug("Closing a half-open RabbitMQ connection: %s", type(error).__name__)
 
     async def handle(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        try:
-            record = json.loads(message.body)
-        except (ValueError, RecursionError):
-            record = None
+        record = None
+        if len(message.body) <= MAX_RECORD_BYTES:  # a bigger one is not read at all
+            try:
+                record = json.loads(message.body)
+            except (ValueError, RecursionError):
+                pass
         if not valid_record(record):
             self.malformed += 1
             logger.warning("A message that is not a funnel record was dropped (%d so far)",
@@ -118,13 +125,14 @@ class FunnelConsumer:
             return
         try:
             counted = await asyncio.to_thread(record_step, self.engine, record)
-        except SQLAlchemyError as error:
+        except DATABASE_AWAY as error:
             logger.warning("The leads database is not reachable (%s); the record goes back "
                            "to the queue", type(error).__name__)
             await asyncio.sleep(DATABASE_RETRY_SECONDS)
             await message.nack(requeue=True)
             return
         except Exception as error:  # a record the database refuses: never retried forever
+            # (a DataError or IntegrityError comes back the same however often it is tried)
             self.malformed += 1
             logger.warning("A funnel record could not be stored (%s) and was dropped",
                            type(error).__name__)

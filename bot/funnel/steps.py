@@ -45,6 +45,7 @@ _OUTCOME_SLOT = "ps_outcome"
 # Channel names as Rasa's input channels give them; anything else is recorded as unknown
 # rather than copied, so the stream never carries a value a client chose.
 KNOWN_CHANNELS = frozenset({"website", "rest", "twilio_sms", "twilio_voice"})
+SECONDS_A_DAY = 86_400
 
 
 def conversation_key(secret: bytes, conversation_id: str, day: dt.date) -> str:
@@ -84,9 +85,12 @@ def funnel_record(event: dict[str, Any], secret: bytes) -> dict[str, Any] | None
         "conversation": conversation_key(secret, sender, event_day(timestamp)),
         "step": step,
         "channel": channel if isinstance(channel, str) and channel in KNOWN_CHANNELS else None,
-        # To the hour only: the exact time would match the event's timestamp in the tracker
-        # store, beside the conversation id, and undo the keyed digest.
-        "at": (float(int(timestamp) // 3600 * 3600) if _plausible_time(timestamp) else None),
+        # The day only (the console counts by the day): an exact time would match the
+        # event's timestamp in the tracker store, beside the conversation id, and undo the
+        # keyed digest; even an hour, with the channel, can single out a lead at a small
+        # center.
+        "at": (float(int(timestamp) // SECONDS_A_DAY * SECONDS_A_DAY)
+               if _plausible_time(timestamp) else None),
     }
 
 
