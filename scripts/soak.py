@@ -5,7 +5,8 @@ Redis database), then:
 1. 200 conversations at once for 2 minutes through the load balancer, half over the REST
    channel and half over the chat widget's socket.io, each a pre-screen or a few questions,
    started again when done. People read and type between messages: each conversation waits
-   3-7 s (uniformly) before its next message, so 200 conversations send about 40 a second;
+   3-7 s (uniformly) before its next message, so 200 conversations send at most 40 a second
+   (fewer: each gap also holds the reply, and a widget conversation's connection);
 2. the same crowd against one Rasa instance directly;
 3. one instance with 25, 50, 100, 150 and 200 conversations, 30 s each, to find where its
    p95 passes 1 s, and from that how many instances 1,000 conversations need.
@@ -211,6 +212,7 @@ def cluster_processes(cluster: Cluster) -> dict[str, int]:
         named[f"actions {name}"] = stack.processes[0].pid
         named[f"rasa {name}"] = stack.processes[1].pid
     named["console"] = cluster.console.pid
+    named["funnel"] = cluster.funnel_consumer.pid
     named["haproxy"] = cluster.balancer.pid
     return named
 
