@@ -128,5 +128,6 @@ bench: $(MODEL)
 soak: $(MODEL) haproxy
 	$(PY) -m scripts.soak
 
+# Never var/: it holds the conversations, the leads and any lead still waiting in a spool.
 clean:
-	rm -rf results var bench-results
+	rm -rf results bench-results var/soak-*

@@ -112,6 +112,9 @@ class Settings:
     # console and operators.
     cluster_port: int
     cluster_api_port: int
+    # The public port's address: 127.0.0.1 unless a TLS proxy on another host must reach it
+    # (the API port is always on 127.0.0.1).
+    cluster_host: str
     # The cluster's conversations (Rasa's SQL tracker store) and leads, on PostgreSQL.
     cluster_tracker_url: str
     cluster_leads_url: str
@@ -220,6 +223,7 @@ def load_settings() -> Settings:
         redis_url=os.environ.get("REDIS_URL") or None,
         cluster_port=_number_from_env("CLUSTER_PORT", DEFAULT_CLUSTER_PORT),
         cluster_api_port=_number_from_env("CLUSTER_API_PORT", DEFAULT_CLUSTER_API_PORT),
+        cluster_host=os.environ.get("CLUSTER_HOST") or "127.0.0.1",
         cluster_tracker_url=(os.environ.get("CLUSTER_TRACKER_URL")
                              or "postgresql://postgres@127.0.0.1:5432/iop_conversations"),
         cluster_leads_url=(os.environ.get("DATABASE_URL")

@@ -179,8 +179,11 @@ class Cluster:
             # One var/ for all: the API token, the action token and the key that signs
             # website conversation ids must be the same on every instance. The spool is each
             # instance's own (bot/leads/spool.py), drained by whichever instance runs next.
+            # On loopback whatever RASA_HOST says: only HAProxy may reach an instance, or its
+            # whole HTTP API would be open beside the load balancer's filter.
             instance_settings = dataclasses.replace(
                 self.settings, rasa_port=free_port(), actions_port=free_port(),
+                rasa_host="127.0.0.1", actions_host="127.0.0.1",
                 database_url=self.settings.cluster_leads_url,
                 lead_spool_dir=self.settings.var_dir / f"lead-spool-{name}")
             self.instances[name] = Stack(
@@ -211,7 +214,7 @@ class Cluster:
                 else {})
 
     def _start_balancer(self) -> None:
-        env = {**os.environ, "CLUSTER_BIND": "127.0.0.1",
+        env = {**os.environ, "CLUSTER_BIND": self.settings.cluster_host,
                "CLUSTER_PORT": str(self.settings.cluster_port),
                "CLUSTER_API_PORT": str(self.settings.cluster_api_port),
                "RASA_A_PORT": str(self.instances["a"].settings.rasa_port),
@@ -319,7 +322,7 @@ def main() -> int:
           "servers on PostgreSQL, Redis and RabbitMQ, behind HAProxy on port "
           f"{settings.cluster_port}; this takes a minute or two...", flush=True)
     cluster.start(wait_for_funnel=False)
-    print(f"\nThe cluster is ready at {cluster.url} (the same paths as `make run`):\n"
+    print(f"\nThe cluster is ready at {cluster.url} (the channels `make run` serves):\n"
           f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
           f"  the staff console: {cluster.staff_url}/\n"
           f"  Rasa's HTTP API (this machine only): {cluster.api_url}, its token in "
@@ -335,7 +338,12 @@ def main() -> int:
     try:
         while not stopping:
             time.sleep(0.5)
-            restarted = cluster.restart_exited()
+            try:
+                restarted = cluster.restart_exited()
+            except Exception as error:  # it did not come up (a database away, say): again
+                print(f"A process did not come up again ({type(error).__name__}); trying "
+                      "again", file=sys.stderr, flush=True)
+                restarted = ["a process that did not come up"]
             if not restarted:
                 continue
             print(f"Started again after it exited: {', '.join(restarted)}", flush=True)
@@ -347,10 +355,6 @@ def main() -> int:
                       f"{RESTART_WINDOW_S / 60:.0f} minutes: something is wrong, not unlucky; "
                       "stopping. See the log above.", file=sys.stderr, flush=True)
                 return 1
-    except Exception as error:  # a restart that did not come up
-        print(f"A process of the cluster could not be started again ({error}); stopping.",
-              file=sys.stderr, flush=True)
-        return 1
     finally:
         print("Stopping the cluster...", flush=True)
         cluster.stop()

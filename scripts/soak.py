@@ -35,10 +35,11 @@ from scripts.cluster import Cluster
 from scripts.rest_client import CONVERSATION_HEADER, WEBHOOK
 from scripts.stack import free_port
 
-CROWD = int(os.environ.get("SOAK_CONVERSATIONS", 200))
-DURATION_S = float(os.environ.get("SOAK_SECONDS", 120))
+# Blank (an .env copied from .env.example) means the default.
+CROWD = int(os.environ.get("SOAK_CONVERSATIONS") or 200)
+DURATION_S = float(os.environ.get("SOAK_SECONDS") or 120)
 RAMP = (25, 50, 100, 150, 200)
-RAMP_STEP_S = float(os.environ.get("SOAK_RAMP_SECONDS", 30))
+RAMP_STEP_S = float(os.environ.get("SOAK_RAMP_SECONDS") or 30)
 THINK_S = (3.0, 7.0)
 REPLY_TIMEOUT_S = 30.0
 WARM_UP_S = 20.0
