@@ -48,6 +48,9 @@ COUNTER_LIFETIME_S = 24 * 3600
 # A held ticket is renewed this many times per lifetime, so one renewal that fails (Redis
 # restarting) still leaves time for the next.
 RENEWALS_PER_LIFETIME = 3
+# No real turn comes near this: Rasa gives up on the action server after 300 s. A turn still
+# running then is stuck, and the conversation must not stay locked behind it for ever.
+LONGEST_TURN_S = 360.0
 # Redis must answer within this; a Redis that is down fails a turn rather than hanging it.
 SOCKET_TIMEOUT_S = 5.0
 
@@ -191,18 +194,18 @@ class AtomicRedisLockStore(LockStore):
         action server that hangs: Rasa waits up to 5 minutes for it), and a lock that
         expired under a running turn would let the next message of the conversation run
         beside it. An instance that dies stops renewing, and its ticket expires within
-        one lifetime."""
-        from redis.exceptions import RedisError
-
-        while True:
-            await asyncio.sleep(lifetime_ms / 1000 / RENEWALS_PER_LIFETIME)
+        one lifetime, and so does one whose turn hangs past LONGEST_TURN_S."""
+        renew_every_s = lifetime_ms / 1000 / RENEWALS_PER_LIFETIME
+        for _ in range(max(1, int(LONGEST_TURN_S / renew_every_s))):
+            await asyncio.sleep(renew_every_s)
             try:
                 if not await self._redis().eval(RENEW_SCRIPT, 3, *keys[:3], ticket, lifetime_ms):
                     logger.warning("lock store: a turn outlived its ticket")
                     return
-            except RedisError as error:
-                # Tried again at the next renewal; the ticket lasts until then.
+            except Exception as error:  # Redis away: tried again at the next renewal
                 logger.warning("lock store: could not renew a ticket (%s)", type(error).__name__)
+        logger.error("lock store: a turn ran longer than %.0f s; its ticket is no longer "
+                     "renewed, so the conversation's next turns can go ahead", LONGEST_TURN_S)
 
     async def _wait_for_turn(self, keys: tuple[str, ...], ticket: int,
                              longest_wait_s: float, lifetime_ms: int) -> None:

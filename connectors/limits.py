@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import unquote
 
 from sanic.request import Request
 
@@ -69,3 +70,13 @@ def new_conversations_limiter() -> SlidingWindowLimiter:
     """New conversations an address may open an hour: each is stored, and each may ask for a
     person, which texts on-call staff."""
     return SlidingWindowLimiter(load_settings().rate_limit_new_conversations_per_hour, 3600)
+
+
+def is_ambiguous_path(raw_path: str) -> bool:
+    """A "." or ".." segment (plain or percent-encoded), or an empty segment inside the path:
+    a path one proxy reads one way and the server another. The first and last segments may be
+    empty ("/", "/socket.io/")."""
+    # Decoded first: a proxy that decodes %2F and %5C before normalising reads
+    # "/x/..%2Fwebhooks" as "/x/../webhooks", and some read a backslash as a slash.
+    segments = unquote(raw_path).replace("\\", "/").split("/")
+    return "" in segments[1:-1] or any(segment in (".", "..") for segment in segments)

@@ -79,6 +79,32 @@ def fail_the_turn_when_conversations_cannot_be_stored() -> None:
     tracker_store.create_engine_kwargs = engine_kwargs_with_pre_ping
 
 
+def refuse_dot_segments_and_empty_segments() -> None:
+    """A path like /conversations/../webhooks/x/tracker passes a proxy that normalises paths
+    before matching its allow-list (nginx does, then forwards the path as sent), and Sanic
+    routes it to Rasa's conversation API. No path of ours has a "." or ".." segment, even
+    percent-encoded, or an empty one inside it: such a request is refused before routing,
+    whichever proxy is in front."""
+    from rasa.core import run
+    from sanic import response as sanic_response
+
+    from connectors.limits import is_ambiguous_path
+
+    rasas_configure_app = run.configure_app
+
+    async def refuse_ambiguous_paths(request: Any) -> Any:
+        if is_ambiguous_path(request.path):
+            return sanic_response.text("Not found", status=404)
+        return None
+
+    def configure_app(*args: Any, **kwargs: Any) -> Any:
+        app = rasas_configure_app(*args, **kwargs)
+        app.register_middleware(refuse_ambiguous_paths, "request")
+        return app
+
+    run.configure_app = configure_app
+
+
 def load_models_for_inference_only() -> None:
     """Rasa loads DIET and the ResponseSelector by training them on one example (to build
     their weights), then loading the trained weights over them. That one step creates Adam's
@@ -131,6 +157,7 @@ def main() -> None:
     arguments = sys.argv[1:]
     if arguments[:1] == ["run"]:
         load_models_for_inference_only()
+        refuse_dot_segments_and_empty_segments()
     if arguments[:1] == ["run"] and "--auth-token" not in arguments:
         # The HTTP API's token, from its owner-only file: given here, inside the process, it
         # never appears on a command line that any user of the machine can list.

@@ -169,8 +169,9 @@ class WebsiteChatOutput(CollectingOutputChannel):
 # Redis must answer a publish within this; the listener waits this long for a message before
 # it looks again (an idle channel is not an error).
 REDIS_TIMEOUT_S = 5.0
-# After Redis went away, the listener tries again at once, then backs off to this at most:
-# messages published while it is not subscribed are missed, so it must not wait long.
+# After Redis went away, the listener tries again after the first wait, then backs off to the
+# longest: messages published while it is not subscribed are missed, so it must not wait long.
+FIRST_RESUBSCRIBE_WAIT_S = 0.5
 LONGEST_RESUBSCRIBE_WAIT_S = 5.0
 
 
@@ -204,25 +205,44 @@ class CrossInstanceManager(AsyncRedisManager):
                                         "socket_connect_timeout": REDIS_TIMEOUT_S})
 
     async def _redis_listen_with_retries(self) -> Any:
-        wait_s = 0.0
+        wait_s = FIRST_RESUBSCRIBE_WAIT_S
         subscribed = False
         while True:
             try:
                 if not subscribed:
+                    await self._forget_redis()
                     self._redis_connect()
                     await self.pubsub.subscribe(self.channel)
-                    subscribed, wait_s = True, 0.0
+                    subscribed = True
                 message = await self.pubsub.get_message(ignore_subscribe_messages=True,
                                                         timeout=REDIS_TIMEOUT_S)
             except Exception as error:  # Redis restarted, unreachable, or refused us
                 logger.warning("Live chat messages from other instances paused: Redis "
-                               "failed (%s); subscribing again", type(error).__name__)
+                               "failed (%s); subscribing again in %.1f s",
+                               type(error).__name__, wait_s)
                 subscribed = False
+                # Never at once: a Redis that refuses the subscription (an ACL without the
+                # channel) would otherwise be asked again in a tight loop.
                 await asyncio.sleep(wait_s)
-                wait_s = min(LONGEST_RESUBSCRIBE_WAIT_S, max(0.5, wait_s * 2))
+                wait_s = min(LONGEST_RESUBSCRIBE_WAIT_S, wait_s * 2)
                 continue
+            # A read that came back (a message, or a quiet spell): Redis is answering.
+            wait_s = FIRST_RESUBSCRIBE_WAIT_S
             if message is not None:
                 yield message
+
+    async def _forget_redis(self) -> None:
+        # Each attempt makes a new client: the old one's sockets are closed, not left to pile
+        # up one per attempt.
+        # (A publish still using the old client fails and is retried on the new one.)
+        pubsub, redis = getattr(self, "pubsub", None), getattr(self, "redis", None)
+        closings = [pubsub.reset() if pubsub is not None else None,
+                    redis.close(close_connection_pool=True) if redis is not None else None]
+        for closing in filter(None, closings):
+            try:
+                await closing
+            except Exception as error:
+                logger.debug("Closing a Redis client: %s", type(error).__name__)
 
 
 class TextOnlySocketServer(AsyncServer):

@@ -338,6 +338,8 @@ def main() -> int:
     try:
         while not stopping:
             time.sleep(0.5)
+            if stopping:  # Ctrl-C reaches the children too: they are not started again
+                break
             try:
                 restarted = cluster.restart_exited()
             except Exception as error:  # it did not come up (a database away, say): again

@@ -193,6 +193,34 @@ def test_a_turn_running_past_its_lifetime_keeps_the_lock_until_it_ends():
     assert client.zcard(lock_keys(conversation_id)[1]) == 0
 
 
+def test_a_turn_stuck_past_the_longest_turn_stops_holding_the_conversation(monkeypatch):
+    from bot import conversation_lock
+
+    monkeypatch.setattr(conversation_lock, "LONGEST_TURN_S", 1.5)
+    redis_or_skip()
+    store = AtomicRedisLockStore(url=REDIS_URL)
+    conversation_id = f"test-{uuid.uuid4().hex}"
+
+    async def scenario() -> list[str]:
+        order = []
+
+        async def stuck_turn() -> None:
+            async with store.lock(conversation_id, lock_lifetime=1):
+                order.append("stuck turn began")
+                await asyncio.sleep(4.5)
+                order.append("stuck turn ended")
+
+        async def next_turn() -> None:
+            await asyncio.sleep(0.2)
+            async with store.lock(conversation_id, lock_lifetime=10):
+                order.append("next turn began")
+
+        await asyncio.gather(stuck_turn(), next_turn())
+        return order
+
+    assert asyncio.run(scenario()) == ["stuck turn began", "next turn began", "stuck turn ended"]
+
+
 def test_an_unreachable_redis_fails_the_turn_at_once_with_a_lock_error():
     from rasa.core.lock_store import LockError
 

@@ -54,3 +54,43 @@ def test_a_listener_idle_past_its_timeout_misses_no_message(caplog):
     assert set(listeners_reached) == {1}, listeners_reached
     assert received == sent
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+async def listen_to_a_redis_that_refuses_the_channel(seconds: float) -> tuple[int, int]:
+    """A Redis whose ACL leaves out the channel: every command gets -NOPERM. Returns the
+    connections it was asked for, and how many were still open at the end."""
+    opened, still_open = [0], set()
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened[0] += 1
+        still_open.add(writer)
+        try:
+            while await reader.read(4096):
+                writer.write(b"-NOPERM this user has no permissions to access the channel\r\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            still_open.discard(writer)
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    manager = CrossInstanceManager(f"redis://127.0.0.1:{port}/0")
+
+    async def listen() -> None:
+        async for _ in manager._listen():
+            pass
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(seconds)
+    listening.cancel()
+    await asyncio.sleep(0.2)
+    server.close()
+    return opened[0], len(still_open)
+
+
+def test_a_redis_that_refuses_the_channel_is_asked_again_slowly_on_one_socket():
+    # Asked at once, again and again, it took thousands of sockets a second and a core.
+    opened, still_open = asyncio.run(listen_to_a_redis_that_refuses_the_channel(4.0))
+    assert 2 <= opened <= 5  # after 0.5, 1 and 2 s
+    assert still_open <= 1

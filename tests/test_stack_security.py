@@ -135,6 +135,25 @@ def test_with_the_token_the_api_answers(server):
     assert events_of(stack, person.conversation_id)
 
 
+@pytest.mark.parametrize("path", ["/conversations/../webhooks/x/tracker",
+                                  "/conversations/..%2Fwebhooks/x/tracker",
+                                  "/conversations/%2e%2e/webhooks/x/tracker",
+                                  "/conversations//tracker", "/webhooks/./rest/webhook"])
+def test_a_path_a_proxy_could_read_as_a_channel_never_reaches_the_api(server, path):
+    # A proxy that normalises before its allow-list (nginx) sees /webhooks/...; Sanic would
+    # route the path as sent to the conversation API. Sent as is (http.client, unlike
+    # requests, does not tidy it), with the right token even.
+    stack, *_ = server
+    connection = http.client.HTTPConnection("127.0.0.1", stack.settings.rasa_port, timeout=30)
+    try:
+        connection.request("GET", f"{path}?token={stack.api_token}")
+        answer = connection.getresponse()
+        assert (answer.status, answer.read()) == (404, b"Not found")
+    finally:
+        connection.close()
+    assert api(stack, "GET", "/conversations/x/tracker", stack.api_token).status_code == 200
+
+
 def test_both_servers_listen_on_loopback_only(server):
     stack, *_ = server
     ports = {stack.settings.rasa_port, stack.settings.actions_port}

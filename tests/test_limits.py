@@ -1,0 +1,25 @@
+"""Paths the Rasa server refuses before routing (connectors/limits.py, is_ambiguous_path)."""
+from __future__ import annotations
+
+import pytest
+
+from connectors.limits import is_ambiguous_path
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/socket.io/", "/webhooks/rest/webhook", "/webhooks/website/sample",
+    "/conversations/web-Zx_3.sig/tracker", "/conversations/twilio_sms-0a1b/tracker/events",
+    "/conversations/sms%3A%2B15550100/tracker", "/model/parse",
+])
+def test_every_path_the_channels_and_the_console_use_goes_through(path):
+    assert not is_ambiguous_path(path)
+
+
+@pytest.mark.parametrize("path", [
+    "/conversations/../webhooks/x/tracker", "/conversations/%2e%2e/webhooks/x/tracker",
+    "/conversations/%2E./webhooks/x", "/conversations/..%2Fwebhooks/x/tracker",
+    "/conversations/..%5Cwebhooks/x", "/conversations/..\\webhooks/x", "/webhooks/./rest",
+    "/conversations//tracker", "//conversations/x/tracker", "/webhooks/rest/%2e",
+])
+def test_a_path_proxies_and_the_server_could_read_differently_is_refused(path):
+    assert is_ambiguous_path(path)
