@@ -165,31 +165,37 @@ def test_a_ticket_left_by_a_dead_instance_expires_and_the_next_turn_goes_ahead()
     assert client.zcard(queue) == 0
 
 
-def test_a_turn_running_past_its_lifetime_keeps_the_lock_until_it_ends():
-    # A hung action server can hold a turn for minutes; the conversation's next message
-    # must still wait for it rather than run beside it.
-    client = redis_or_skip()
-    store = AtomicRedisLockStore(url=REDIS_URL)
-    conversation_id = f"test-{uuid.uuid4().hex}"
-
+def long_turn_then_the_next(store: AtomicRedisLockStore, conversation_id: str,
+                            long_turn_s: float) -> list[str]:
+    """A turn holding a lock of 1 s lifetime for long_turn_s, and the conversation's next
+    message arriving 0.2 s into it: the order in which they began and ended."""
     async def scenario() -> list[str]:
         order = []
 
-        async def slow_turn() -> None:
+        async def long_turn() -> None:
             async with store.lock(conversation_id, lock_lifetime=1):
-                order.append("slow turn began")
-                await asyncio.sleep(2.5)
-                order.append("slow turn ended")
+                order.append("long turn began")
+                await asyncio.sleep(long_turn_s)
+                order.append("long turn ended")
 
         async def next_turn() -> None:
             await asyncio.sleep(0.2)
             async with store.lock(conversation_id, lock_lifetime=10):
                 order.append("next turn began")
 
-        await asyncio.gather(slow_turn(), next_turn())
+        await asyncio.gather(long_turn(), next_turn())
         return order
 
-    assert asyncio.run(scenario()) == ["slow turn began", "slow turn ended", "next turn began"]
+    return asyncio.run(scenario())
+
+
+def test_a_turn_running_past_its_lifetime_keeps_the_lock_until_it_ends():
+    # A hung action server can hold a turn for minutes; the conversation's next message
+    # must still wait for it rather than run beside it.
+    client = redis_or_skip()
+    conversation_id = f"test-{uuid.uuid4().hex}"
+    order = long_turn_then_the_next(AtomicRedisLockStore(url=REDIS_URL), conversation_id, 2.5)
+    assert order == ["long turn began", "long turn ended", "next turn began"]
     assert client.zcard(lock_keys(conversation_id)[1]) == 0
 
 
@@ -198,27 +204,9 @@ def test_a_turn_stuck_past_the_longest_turn_stops_holding_the_conversation(monke
 
     monkeypatch.setattr(conversation_lock, "LONGEST_TURN_S", 1.5)
     redis_or_skip()
-    store = AtomicRedisLockStore(url=REDIS_URL)
-    conversation_id = f"test-{uuid.uuid4().hex}"
-
-    async def scenario() -> list[str]:
-        order = []
-
-        async def stuck_turn() -> None:
-            async with store.lock(conversation_id, lock_lifetime=1):
-                order.append("stuck turn began")
-                await asyncio.sleep(4.5)
-                order.append("stuck turn ended")
-
-        async def next_turn() -> None:
-            await asyncio.sleep(0.2)
-            async with store.lock(conversation_id, lock_lifetime=10):
-                order.append("next turn began")
-
-        await asyncio.gather(stuck_turn(), next_turn())
-        return order
-
-    assert asyncio.run(scenario()) == ["stuck turn began", "next turn began", "stuck turn ended"]
+    order = long_turn_then_the_next(AtomicRedisLockStore(url=REDIS_URL),
+                                    f"test-{uuid.uuid4().hex}", 4.5)
+    assert order == ["long turn began", "next turn began", "long turn ended"]
 
 
 def test_an_unreachable_redis_fails_the_turn_at_once_with_a_lock_error():
