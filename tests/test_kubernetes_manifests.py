@@ -153,3 +153,12 @@ def test_a_missing_value_is_named_not_rendered_empty(tmp_path):
     (tmp_path / "values.yml").write_text(yaml.safe_dump(values))
     with pytest.raises(SystemExit, match="image"):
         render(tmp_path / "values.yml", TEMPLATE)
+
+
+def test_the_action_server_gets_only_the_secrets_it_uses(resources):
+    rasa = next(r for r in resources if r["metadata"]["name"] == "iop-assistant-rasa")
+    containers = {c["name"]: c for c in rasa["spec"]["template"]["spec"]["containers"]}
+    given = {variable["name"] for variable in containers["actions"]["env"]}
+    assert given == {"DATABASE_URL", "ACTION_SERVER_TOKEN", "LEADS_ENCRYPTION_KEY",
+                     "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"}
+    assert "RASA_API_TOKEN" in {variable["name"] for variable in containers["rasa"]["env"]}
