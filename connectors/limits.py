@@ -1,8 +1,9 @@
 """What every channel lets through to the assistant: how much text, how often, from whom.
 
 A public website channel answers strangers. Each one gets a per-address and a per-conversation
-message rate (429 with Retry-After past it), and no message reaches NLU longer than the
-longest text Twilio delivers.
+message rate (429 with Retry-After past it), counted once for all instances of a cluster
+(bot/shared_rate_limit.py), and no message reaches NLU longer than the longest text Twilio
+delivers.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from urllib.parse import unquote
 
 from sanic.request import Request
 
-from bot.rate_limit import SlidingWindowLimiter
+from bot.local_secrets import conversation_id_secret
 from bot.settings import Settings, load_settings
+from bot.shared_rate_limit import SharedRateLimiter
 
 # Twilio joins a long text into one message of up to 1,600 characters; no channel passes
 # NLU more than that. The crisis net still reads the whole message (connectors/safety.py).
@@ -55,21 +57,28 @@ def client_address(request: Request, settings: Settings) -> str:
     return request.ip or "unknown"
 
 
-@lru_cache(maxsize=1)
-def per_address_limiter() -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(load_settings().rate_limit_ip_per_minute)
+def _limiter(name: str, limit: int, window_s: float) -> SharedRateLimiter:
+    settings = load_settings()
+    return SharedRateLimiter(name, limit, window_s, settings.redis_url,
+                             conversation_id_secret(settings))
 
 
 @lru_cache(maxsize=1)
-def per_conversation_limiter() -> SlidingWindowLimiter:
-    return SlidingWindowLimiter(load_settings().rate_limit_conversation_per_minute)
+def per_address_limiter() -> SharedRateLimiter:
+    return _limiter("address", load_settings().rate_limit_ip_per_minute, 60)
 
 
 @lru_cache(maxsize=1)
-def new_conversations_limiter() -> SlidingWindowLimiter:
+def per_conversation_limiter() -> SharedRateLimiter:
+    return _limiter("conversation", load_settings().rate_limit_conversation_per_minute, 60)
+
+
+@lru_cache(maxsize=1)
+def new_conversations_limiter() -> SharedRateLimiter:
     """New conversations an address may open an hour: each is stored, and each may ask for a
     person, which texts on-call staff."""
-    return SlidingWindowLimiter(load_settings().rate_limit_new_conversations_per_hour, 3600)
+    return _limiter("new-conversations",
+                    load_settings().rate_limit_new_conversations_per_hour, 3600)
 
 
 def is_ambiguous_path(raw_path: str) -> bool:

@@ -98,11 +98,11 @@ class WebsiteInput(RestInput):
             known = conversation_id is not None
             reply = RATE_LIMITED
             if known:
-                wait = message_wait(address, conversation_id)
+                wait = await message_wait(address, conversation_id)
             else:
-                conversation_id, wait, reply = new_conversation(address)
+                conversation_id, wait, reply = await new_conversation(address)
                 if not wait:
-                    count_first_message(conversation_id)
+                    await count_first_message(conversation_id)
             if wait:
                 messages = await refusal_replies(conversation_id, text, known, reply, CHANNEL)
                 return _person_reply(429, conversation_id, messages,

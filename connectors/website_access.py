@@ -45,28 +45,33 @@ def issued_conversation(sender: object) -> str | None:
     return None
 
 
-def new_conversation(address: str) -> tuple[str, int | None, str]:
+async def new_conversation(address: str) -> tuple[str, int | None, str]:
     """A freshly issued conversation id, and the wait (None: go ahead) and reply that refuse
     it when this address is over its message rate or has opened too many conversations."""
     conversation_id = issue_web_conversation_id(_id_secret())
-    wait = per_address_limiter().retry_after(address)
+    wait = await per_address_limiter().retry_after(address)
     if wait:
         return conversation_id, wait, RATE_LIMITED
-    wait = new_conversations_limiter().retry_after(address)
+    wait = await new_conversations_limiter().retry_after(address)
     if wait:
         return conversation_id, wait, TOO_MANY_NEW
     return conversation_id, None, RATE_LIMITED
 
 
-def message_wait(address: str, conversation_id: str) -> int | None:
+async def message_wait(address: str, conversation_id: str) -> int | None:
     """Seconds until this address may send to this conversation again; None: go ahead."""
-    return (per_address_limiter().retry_after(address)
-            or per_conversation_limiter().retry_after(conversation_id))
+    return (await per_address_limiter().retry_after(address)
+            or await per_conversation_limiter().retry_after(conversation_id))
 
 
-def count_first_message(conversation_id: str) -> None:
+async def rejoin_wait(address: str) -> int | None:
+    """Rejoining a conversation reads all of it: it counts as one of the address's messages."""
+    return await per_address_limiter().retry_after(address)
+
+
+async def count_first_message(conversation_id: str) -> None:
     """A new conversation's first message counts towards its own allowance too."""
-    per_conversation_limiter().retry_after(conversation_id)
+    await per_conversation_limiter().retry_after(conversation_id)
 
 
 async def refusal_replies(conversation_id: str, text: str, known: bool, reply: str,

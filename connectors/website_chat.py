@@ -46,7 +46,6 @@ from connectors.limits import (
     MAX_MESSAGE_CHARS,
     clean_text,
     client_address,
-    per_address_limiter,
     text_for_nlu,
 )
 from connectors.replies import channel_reply
@@ -59,6 +58,7 @@ from connectors.website_access import (
     message_wait,
     new_conversation,
     refusal_replies,
+    rejoin_wait,
 )
 
 logger = logging.getLogger(__name__)
@@ -340,10 +340,9 @@ class WebsiteChatInput(SocketIOInput):
             wanted = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = issued_conversation(wanted)
             if conversation_id is None:
-                conversation_id, wait, reply = new_conversation(session["address"])
+                conversation_id, wait, reply = await new_conversation(session["address"])
             else:
-                # Rejoining reads the whole conversation: it counts as a message.
-                wait, reply = per_address_limiter().retry_after(session["address"]), RATE_LIMITED
+                wait, reply = await rejoin_wait(session["address"]), RATE_LIMITED
             if wait:
                 await sio.emit("session_refused", {
                     "retry_after": wait, "text": channel_reply(reply, CHANNEL)["text"]}, to=sid)
@@ -391,7 +390,7 @@ class WebsiteChatInput(SocketIOInput):
             if len(text) > MAX_TEXT_CHARS:
                 await _answer_too_long(output, conversation_id, text)
                 return {"ok": False, "error": "too long"}
-            wait = message_wait(session["address"], conversation_id)
+            wait = await message_wait(session["address"], conversation_id)
             if wait:
                 for message in await refusal_replies(conversation_id, text, True,
                                                      "utter_rate_limited", CHANNEL):

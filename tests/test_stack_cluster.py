@@ -29,7 +29,7 @@ from bot.local_secrets import conversation_id_secret
 from bot.settings import load_settings
 from connectors.replies import channel_reply
 from scripts.cluster import Cluster
-from scripts.rest_client import WebsiteConversation
+from scripts.rest_client import WebsiteConversation, post, texts
 from scripts.stack import free_port
 from tests.conftest import _throwaway_postgres_database
 from tests.stack_helpers import (
@@ -60,6 +60,8 @@ PRESCREEN = [
     ("312-555-0142", "good time"),
     ("evenings, texts are ok", "42 CFR Part 2"),
 ]
+# The default; no other test here sends a conversation this many messages in a minute.
+CONVERSATION_LIMIT = 20
 QUESTIONS = ["how much does it cost", "do you take insurance", "where are you located",
              "what are your hours", "how long is the program", "is it confidential",
              "do you do drug testing", "can my family be involved", "what is iop",
@@ -83,7 +85,10 @@ def cluster(tmp_path_factory):
     # RabbitMQ through a proxy of its own too, and an exchange and queue of the test's own.
     rabbitmq = CuttableProxy("127.0.0.1", 5672)
     stream_name = f"test-cluster-funnel-{uuid.uuid4().hex[:10]}"
-    env = {**NO_RATE_LIMITS, "RASA_API_TOKEN": API_TOKEN, "SPOOL_RETRY_SECONDS": "2"}
+    # The per-conversation rate at its default, so that the cluster counting it is tested; the
+    # others stay off, as every test here talks from 127.0.0.1.
+    env = {**NO_RATE_LIMITS, "RATE_LIMIT_CONVERSATION_PER_MINUTE": str(CONVERSATION_LIMIT),
+           "RASA_API_TOKEN": API_TOKEN, "SPOOL_RETRY_SECONDS": "2"}
     with mock.patch.dict("os.environ", env):
         settings = dataclasses.replace(
             load_settings().with_var_dir(workdir / "var"), redis_url=redis.url,
@@ -165,6 +170,19 @@ def test_ten_messages_at_once_through_both_instances_are_each_answered_once_in_o
             turn_open = False
     bot_texts = [event.get("text") for event in events if event["event"] == "bot"]
     assert all(any(text in bot_texts for text in reply) for reply in replies)
+
+
+def test_a_conversations_message_rate_is_counted_once_for_both_instances(cluster):
+    conversation = WebsiteConversation(instance_url(cluster, "a"), timeout_s=60)
+    for turn in range(CONVERSATION_LIMIT):
+        conversation.base_url = instance_url(cluster, "ab"[turn % 2])
+        assert conversation.texts("what are your hours"), turn
+    # Each instance has seen half: counted per instance, this one would be answered.
+    over = post(instance_url(cluster, "b"), {"message": "what are your hours",
+                                             "sender": conversation.conversation_id})
+    assert over.status == 429
+    assert 1 <= int(over.headers.get("Retry-After")) <= 60
+    assert texts(over.body) == [channel_reply("utter_rate_limited")["text"]]
 
 
 def open_widget(url: str):
