@@ -67,6 +67,9 @@ class Settings:
     database_url: str
     # Where leads wait, on local disk, while the database is unreachable.
     lead_spool_dir: Path
+    # Other instances' spools (glob patterns) this one drains too, so that a lead spooled by
+    # an instance that is gone still lands. They must write to the same leads database.
+    lead_spool_peers: tuple[str, ...]
     # How often the action server tries again to write what waits in the spool, so a lead
     # lands once the database is back even if no other lead comes after it.
     spool_retry_seconds: float
@@ -201,6 +204,7 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         database_url=os.environ.get("DATABASE_URL") or _sqlite_leads_url(var_dir),
         lead_spool_dir=Path(os.environ.get("LEAD_SPOOL_DIR") or var_dir / "lead-spool"),
+        lead_spool_peers=_list_from_env("LEAD_SPOOL_PEERS"),
         spool_retry_seconds=_number_from_env("SPOOL_RETRY_SECONDS", 10.0),
         leads_encryption_key=os.environ.get("LEADS_ENCRYPTION_KEY") or None,
         oncall_staff_numbers=_list_from_env("ONCALL_STAFF_NUMBERS"),

@@ -178,7 +178,8 @@ class Cluster:
         for name in INSTANCE_NAMES:
             # One var/ for all: the API token, the action token and the key that signs
             # website conversation ids must be the same on every instance. The spool is each
-            # instance's own (bot/leads/spool.py), drained by whichever instance runs next.
+            # instance's own (bot/leads/spool.py); every instance drains the others' too, so
+            # a lead spooled by an instance that is down still lands.
             # On loopback whatever RASA_HOST says: only HAProxy may reach an instance, or its
             # whole HTTP API would be open beside the load balancer's filter.
             instance_settings = dataclasses.replace(
@@ -190,6 +191,7 @@ class Cluster:
                 instance_settings, model_path=self.model_path, log_path=self.log_path,
                 endpoints=self.endpoints,
                 extra_env={**shared, "LEAD_SPOOL_DIR": str(instance_settings.lead_spool_dir),
+                           "LEAD_SPOOL_PEERS": str(self.settings.var_dir / "lead-spool-*"),
                            "CLUSTER_INSTANCE": name})
         try:
             # Both instances load their models at the same time.

@@ -37,7 +37,8 @@ def test_every_rendered_resource_is_valid_for_the_kubernetes_schemas(resources):
     kinds = sorted(resource["kind"] for resource in resources)
     assert kinds == ["ConfigMap", "Deployment", "Deployment", "Deployment",
                      "HorizontalPodAutoscaler", "Ingress", "NetworkPolicy", "NetworkPolicy",
-                     "NetworkPolicy", "PodDisruptionBudget", "Service", "Service"]
+                     "NetworkPolicy", "PersistentVolumeClaim", "PodDisruptionBudget", "Service",
+                     "Service"]
     assert {resource["metadata"]["name"]: validation_errors(resource)
             for resource in resources} == {resource["metadata"]["name"]: []
                                            for resource in resources}
@@ -158,7 +159,28 @@ def test_a_missing_value_is_named_not_rendered_empty(tmp_path):
 def test_the_action_server_gets_only_the_secrets_it_uses(resources):
     rasa = next(r for r in resources if r["metadata"]["name"] == "iop-assistant-rasa")
     containers = {c["name"]: c for c in rasa["spec"]["template"]["spec"]["containers"]}
-    given = {variable["name"] for variable in containers["actions"]["env"]}
+    given = {variable["name"] for variable in containers["actions"]["env"]
+             if "secretKeyRef" in variable.get("valueFrom", {})}
     assert given == {"DATABASE_URL", "ACTION_SERVER_TOKEN", "LEADS_ENCRYPTION_KEY",
                      "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"}
     assert "RASA_API_TOKEN" in {variable["name"] for variable in containers["rasa"]["env"]}
+
+
+def test_every_pod_spools_to_its_own_directory_of_one_shared_volume_and_drains_the_rest(
+        resources):
+    rasa = next(r for r in resources if r["metadata"]["name"] == "iop-assistant-rasa")
+    pod = rasa["spec"]["template"]["spec"]
+    claims = {volume["name"]: volume["persistentVolumeClaim"]["claimName"]
+              for volume in pod["volumes"] if "persistentVolumeClaim" in volume}
+    claim = next(r for r in resources if r["kind"] == "PersistentVolumeClaim")
+    assert claims == {"lead-spools": claim["metadata"]["name"]}
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # every pod mounts it
+    settings = next(r for r in resources if r["kind"] == "ConfigMap")["data"]
+    assert "LEAD_SPOOL_DIR" not in settings
+    for container in pod["containers"]:
+        mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+        env = {variable["name"]: variable for variable in container["env"]}
+        # Both containers of a pod share its directory; no two pods share one.
+        assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        assert env["LEAD_SPOOL_DIR"]["value"] == f"{mounts['lead-spools']}/$(POD_NAME)"
+        assert settings["LEAD_SPOOL_PEERS"] == f"{mounts['lead-spools']}/*"

@@ -1,16 +1,18 @@
 """A lead is never lost: with the database down it waits on disk and lands exactly once later."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.leads.database import make_engine
-from bot.leads.recording import LeadRecorder
+from bot.leads.recording import LeadRecorder, recorder_from_settings
 from bot.leads.schema import Handoff, Lead
-from bot.leads.spool import LeadSpool
+from bot.leads.spool import LeadSpool, peer_spools
 from bot.leads.store import LeadStore
+from bot.settings import load_settings
 from tests.test_leads_database import finished_prescreen
 
 # Nothing listens on port 1: connecting fails at once, as with a database that is down.
@@ -252,3 +254,43 @@ def test_two_processes_draining_one_spool_write_each_submission_exactly_once(
     assert sorted(per_conversation) == sorted((f"conv-{n}", 1) for n in range(40))
     assert handoffs == 40
     database.dispose()
+
+
+def test_a_lead_spooled_by_an_instance_that_is_gone_is_landed_once_by_another(
+        tmp_path, empty_database_url):
+    # Instance a spooled a lead while the database was down, then was stopped for good.
+    spools = tmp_path / "spools"
+    gone = LeadRecorder(LeadStore(make_engine(UNREACHABLE)), LeadSpool(spools / "a"))
+    gone.record(finished_prescreen("conv-of-a"))
+    assert len(LeadSpool(spools / "a").pending()) == 1
+
+    # Instance b, draining its peers (LEAD_SPOOL_PEERS=<spools>/*), lands it on its timer.
+    database = make_engine(empty_database_url)
+    settings = dataclasses.replace(load_settings(), database_url=empty_database_url,
+                                   lead_spool_dir=spools / "b",
+                                   lead_spool_peers=(str(spools / "*"),))
+    b = recorder_from_settings(settings)
+    assert [applied.handoff_is_new for applied in b.retry_spooled()] == [True]
+    assert LeadSpool(spools / "a").pending() == []
+    assert b.retry_spooled() == []
+    assert lead_count(database) == 1
+    database.dispose()
+
+
+def test_without_peers_an_instance_leaves_other_spools_alone(tmp_path, empty_database_url):
+    spools = tmp_path / "spools"
+    LeadRecorder(LeadStore(make_engine(UNREACHABLE)), LeadSpool(spools / "a")).record(
+        finished_prescreen("conv-of-a"))
+    settings = dataclasses.replace(load_settings(), database_url=empty_database_url,
+                                   lead_spool_dir=spools / "b", lead_spool_peers=())
+    assert recorder_from_settings(settings).retry_spooled() == []
+    assert len(LeadSpool(spools / "a").pending()) == 1
+
+
+def test_peer_spools_are_the_matching_directories_but_ones_own(tmp_path):
+    for name in ("lead-spool-a", "lead-spool-b", "lead-spool-c"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "lead-spool-file").write_text("not a directory")
+    found = peer_spools((str(tmp_path / "lead-spool-*"), str(tmp_path / "lead-spool-c")),
+                        tmp_path / "lead-spool-b")
+    assert [spool.directory.name for spool in found] == ["lead-spool-a", "lead-spool-c"]

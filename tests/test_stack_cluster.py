@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 
 from bot.funnel.steps import conversation_key
 from bot.leads.database import make_engine
+from bot.leads.recording import LeadRecorder
 from bot.leads.schema import FunnelStep, Lead
 from bot.leads.spool import LeadSpool
+from bot.leads.store import LeadStore
 from bot.local_secrets import conversation_id_secret
 from bot.settings import load_settings
 from connectors.replies import channel_reply
@@ -42,6 +44,7 @@ from tests.stack_helpers import (
     rabbitmq_or_skip,
     wait_for,
 )
+from tests.test_leads_database import finished_prescreen
 
 pytestmark = pytest.mark.stack
 
@@ -295,6 +298,28 @@ def test_with_rabbitmq_unreachable_conversations_go_on_and_their_steps_arrive_la
 def spooled(cluster: Cluster) -> int:
     return sum(len(LeadSpool(stack.settings.lead_spool_dir).pending())
                for stack in cluster.instances.values())
+
+
+def test_a_lead_spooled_by_an_instance_that_is_down_is_landed_by_the_other(cluster):
+    actions_a = cluster.instances["a"].processes[0]
+    assert "bot.actions.server" in actions_a.args
+    assert spooled(cluster) == 0
+    # Instance a's action server frozen, as if its machine were gone, with a lead in its
+    # spool (written while the database was down).
+    actions_a.send_signal(signal.SIGSTOP)
+    try:
+        spool_a = LeadSpool(cluster.instances["a"].settings.lead_spool_dir)
+        LeadRecorder(LeadStore(make_engine("postgresql://postgres@127.0.0.1:1/leads")),
+                     spool_a).record(finished_prescreen("web-spooled-by-a"))
+        assert len(spool_a.pending()) == 1
+        deadline = time.monotonic() + 30
+        while spool_a.pending() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        landed = leads_of(cluster, "web-spooled-by-a")
+    finally:
+        actions_a.send_signal(signal.SIGCONT)
+    assert [(lead.status, lead.first_name) for lead in landed] == [("complete", "Sam")]
+    assert spooled(cluster) == 0
 
 
 def leads_of(cluster: Cluster, conversation_id: str) -> list[Lead]:

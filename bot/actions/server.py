@@ -82,7 +82,8 @@ def action_server_app(settings: Settings) -> Sanic:
 
 async def retry_spool_forever(settings: Settings) -> None:
     """Leads spooled while the database was down are written once it answers again, by the
-    action server that spooled them, whether or not another lead comes along."""
+    action server that spooled them or, in a cluster, any other (LEAD_SPOOL_PEERS), whether
+    or not another lead comes along."""
     from bot.leads.recording import recorder_from_settings
 
     recorder = recorder_from_settings(settings)

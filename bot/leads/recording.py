@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.leads.crypto import MemberIdCipher, seal_member_id
 from bot.leads.database import engine_for, ensure_schema
-from bot.leads.spool import LeadSpool
+from bot.leads.spool import LeadSpool, peer_spools
 from bot.leads.store import LeadStore
 from bot.leads.submission import Applied, Submission
 from bot.settings import Settings
@@ -26,14 +26,19 @@ FLUSH_WAIT_SECONDS = 30.0
 
 class LeadRecorder:
     def __init__(self, store: LeadStore | Callable[[], LeadStore], spool: LeadSpool,
-                 cipher: MemberIdCipher | None = None):
+                 cipher: MemberIdCipher | None = None,
+                 peers: Callable[[], list[LeadSpool]] = list):
         """`store` may be a function that opens it: a database URL that cannot even be parsed
-        must still end in the spool, not in an exception before anything was kept."""
+        must still end in the spool, not in an exception before anything was kept.
+
+        `peers` lists other instances' spools, looked up at each retry (instances come and
+        go); this recorder drains them too."""
         self._store = store if isinstance(store, LeadStore) else None
         self._open_store = None if isinstance(store, LeadStore) else store
         self._store_lock = threading.Lock()
         self.spool = spool
         self._cipher = cipher
+        self._peers = peers
 
     @property
     def store(self) -> LeadStore:
@@ -62,21 +67,31 @@ class LeadRecorder:
         return written
 
     def flush(self) -> list[Applied]:
-        """Writes whatever the spool holds (the `flush-spool` command and tests)."""
+        """Writes whatever the spool and its peers hold (the `flush-spool` command, tests)."""
         ensure_schema(self.store.engine)
-        return self.spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
+        written: list[Applied] = []
+        for spool in (self.spool, *self._peers()):
+            written += spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
+        return written
 
     def retry_spooled(self) -> list[Applied]:
-        """Writes what the spool holds if the database answers; never raises (the action
-        server calls it on a timer, and a database still down only means: later)."""
-        if not self.spool.pending():
+        """Writes what the spool and its peers hold if the database answers; never raises
+        (the action server calls it on a timer, and a database still down means: later).
+
+        A peer whose own instance is draining it is skipped (its lock is held); applying a
+        submission twice would change nothing anyway.
+        """
+        waiting = [spool for spool in (self.spool, *self._peers()) if spool.pending()]
+        if not waiting:
             return []
+        written: list[Applied] = []
         try:
             ensure_schema(self.store.engine)
-            return self.spool.drain(self.store)
+            for spool in waiting:
+                written += spool.drain(self.store)
         except Exception as error:  # noqa: BLE001 (still unreachable: the next round tries)
             logger.warning("lead spool: database still unavailable (%s)", type(error).__name__)
-            return []
+        return written
 
     def ensure_schema(self) -> None:
         ensure_schema(self.store.engine)
@@ -84,11 +99,14 @@ class LeadRecorder:
 
 def recorder_from_settings(settings: Settings) -> LeadRecorder:
     return _recorder(settings.database_url, str(settings.lead_spool_dir),
-                     settings.leads_encryption_key, settings.handoff_cap_per_conversation)
+                     settings.lead_spool_peers, settings.leads_encryption_key,
+                     settings.handoff_cap_per_conversation)
 
 
 @lru_cache(maxsize=4)
-def _recorder(database_url: str, spool_dir: str, key: str | None, cap: int) -> LeadRecorder:
+def _recorder(database_url: str, spool_dir: str, peer_patterns: tuple[str, ...],
+              key: str | None, cap: int) -> LeadRecorder:
     cipher = MemberIdCipher(key) if key else None
     return LeadRecorder(lambda: LeadStore(engine_for(database_url), cipher, cap),
-                        LeadSpool(Path(spool_dir)), cipher)
+                        LeadSpool(Path(spool_dir)), cipher,
+                        lambda: peer_spools(peer_patterns, Path(spool_dir)))

@@ -7,12 +7,15 @@ the recorder). A file is deleted only after the database has committed it; if th
 is lost, the retry is harmless because applying a submission twice changes nothing.
 
 The Rasa server, the action server and the staff commands may all drain the same spool: a
-lock file in the spool directory lets one process drain at a time.
+lock file in the spool directory lets one process drain at a time. In a cluster each
+instance spools to a directory of its own and also drains the others' (`peer_spools`), so a
+lead spooled by an instance that was stopped, or scaled away, still lands.
 """
 from __future__ import annotations
 
 import dataclasses
 import fcntl
+import glob
 import json
 import logging
 import os
@@ -117,6 +120,18 @@ class LeadSpool:
             yield True
         finally:
             os.close(descriptor)  # closing releases the lock
+
+
+def peer_spools(patterns: tuple[str, ...], own: Path) -> list[LeadSpool]:
+    """The other spools matching the glob patterns (LEAD_SPOOL_PEERS), never `own`."""
+    own_path = os.path.realpath(own)
+    found: dict[str, LeadSpool] = {}
+    for pattern in patterns:
+        for match in sorted(glob.glob(pattern)):
+            path = os.path.realpath(match)
+            if path != own_path and os.path.isdir(path) and path not in found:
+                found[path] = LeadSpool(Path(path))
+    return list(found.values())
 
 
 def _fsync_directory(directory: Path) -> None:
