@@ -37,6 +37,9 @@ REDIS_TIMEOUT_S = 0.5
 # After a failure the instance counts on its own this long before asking Redis again, so a
 # Redis that is down costs one timeout every few seconds, not one per message.
 LOCAL_AFTER_FAILURE_S = 5.0
+# Until when each Redis URL is taken for down: one switch for every limiter of the process,
+# so a message asking three limiters pays for Redis's silence once, not three times.
+_down_until: dict[str, float] = {}
 
 # KEYS[1]: the key's message times (ms on Redis's clock, the same for every instance).
 # ARGV: limit, window in ms, 1 to count this message or 0 to only look, a unique member.
@@ -73,7 +76,6 @@ class SharedRateLimiter:
         self._key_secret = key_secret
         self._clock = clock
         self._local = SlidingWindowLimiter(limit, window_s, clock=clock)
-        self._local_until = 0.0
         # One client per event loop: redis.asyncio connections belong to the loop that made
         # them (Rasa runs one; tests run several).
         self._client: Redis | None = None
@@ -91,12 +93,12 @@ class SharedRateLimiter:
         """
         if self.limit <= 0:
             return None
-        if self._redis_url is None or self._clock() < self._local_until:
+        if self._redis_url is None or self._clock() < _down_until.get(self._redis_url, 0.0):
             return self._local.retry_after(key, count)
         try:
             wait = await self._checked_in_redis(key, count)
         except Exception as error:  # unreachable, restarting, timed out, refused by an ACL
-            self._local_until = self._clock() + LOCAL_AFTER_FAILURE_S
+            _down_until[self._redis_url] = self._clock() + LOCAL_AFTER_FAILURE_S
             logger.warning("rate limit %s: Redis failed (%s); counting on this instance for "
                            "%.0f s", self.name, type(error).__name__, LOCAL_AFTER_FAILURE_S)
             await self._forget_client()

@@ -287,7 +287,10 @@ def main() -> int:
         funnel_exchange=f"soak-funnel-{run_id}", funnel_queue=f"soak-funnel-{run_id}",
         funnel_health_port=free_port(), cluster_port=free_port(),
         cluster_api_port=free_port(), staff_port=free_port())
-    env = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "0",
+    # Every soak conversation comes from 127.0.0.1, so the per-address limits are off. The
+    # per-conversation one stays on, counted in Redis on every message as in production, at
+    # a rate no soak conversation (a message every 3 to 7 s) reaches: a refusal is an error.
+    env = {"RATE_LIMIT_IP_PER_MINUTE": "0", "RATE_LIMIT_CONVERSATION_PER_MINUTE": "60",
            "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR": "0"}
     os.environ.update(env)
     cluster = Cluster(settings, log_path=settings.var_dir / "cluster.log", extra_env=env)

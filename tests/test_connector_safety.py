@@ -8,7 +8,8 @@ import types
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from connectors import safety
+# Imported before the fixture below replaces raise_handoff_priority: it keeps the real one.
+from connectors import safety, website_access
 from connectors.limits import MAX_MESSAGE_CHARS, text_for_nlu
 from connectors.safety import with_crisis_reply
 from connectors.twilio_common import NamedCollectingOutputChannel
@@ -208,3 +209,27 @@ def test_with_the_profile_unreadable_channel_replies_name_the_admissions_line_no
     assert "call the center's admissions line to talk with a person" in said[
         "utter_channel_error", "website", "en"]
     assert "automated assistant for the center" in said["utter_disclosure", "website", "en"]
+
+
+def test_a_hanging_handoff_never_holds_back_the_crisis_reply_and_still_lands(monkeypatch):
+    landed = []
+
+    async def slow_record(submission, notify_existing=False):
+        await asyncio.sleep(1.0)  # a database, or a spool on a network volume, that hangs
+        landed.append(submission.handoff.priority)
+
+    monkeypatch.setattr(safety.service, "record", slow_record)
+    monkeypatch.setattr(safety, "HANDOFF_RAISE_WAIT_S", 0.1)
+
+    async def refused_crisis_then_later():
+        # A message refused for its rate still gets the crisis reply, and moves the handoff up.
+        replies = await website_access.refusal_replies(
+            "web-conv-1", "I took too many pills", True, "utter_rate_limited", "rest")
+        landed_when_replied = list(landed)
+        await asyncio.sleep(1.5)
+        return replies, landed_when_replied
+
+    replies, landed_when_replied = asyncio.run(refused_crisis_then_later())
+    assert "911" in replies[0]["text"]
+    assert landed_when_replied == []  # the reply did not wait for the handoff
+    assert [priority.name for priority in landed] == ["CRISIS"]  # which still landed

@@ -1,6 +1,7 @@
 """A lead is never lost: with the database down it waits on disk and lands exactly once later."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 
@@ -294,3 +295,35 @@ def test_peer_spools_are_the_matching_directories_but_ones_own(tmp_path):
     found = peer_spools((str(tmp_path / "lead-spool-*"), str(tmp_path / "lead-spool-c")),
                         tmp_path / "lead-spool-b")
     assert [spool.directory.name for spool in found] == ["lead-spool-a", "lead-spool-c"]
+
+
+def test_a_peer_spool_that_cannot_be_drained_keeps_no_other_lead_waiting(
+        tmp_path, empty_database_url):
+    spools = tmp_path / "spools"
+    (spools / "aa").mkdir(parents=True)
+    (spools / "aa" / ".drain.lock").mkdir()  # its lock cannot be opened
+    (spools / "aa" / "x.json").write_text("{}")
+    LeadRecorder(LeadStore(make_engine(UNREACHABLE)), LeadSpool(spools / "zz")).record(
+        finished_prescreen("conv-of-zz"))
+    settings = dataclasses.replace(load_settings(), database_url=empty_database_url,
+                                   lead_spool_dir=spools / "b",
+                                   lead_spool_peers=(str(spools / "*"),))
+    assert len(recorder_from_settings(settings).retry_spooled()) == 1  # never raises
+    assert LeadSpool(spools / "zz").pending() == []
+
+
+def test_staff_are_texted_about_a_handoff_landed_from_a_spool(
+        tmp_path, empty_database_url, monkeypatch):
+    from bot.handoff import service
+
+    spool = LeadSpool(tmp_path / "spool")
+    LeadRecorder(LeadStore(make_engine(UNREACHABLE)), spool).record(
+        finished_prescreen("conv-1"))
+    texted = []
+    monkeypatch.setattr(service, "notify_staff_in_background",
+                        lambda handoff_id, priority: texted.append(priority.name))
+    settings = dataclasses.replace(load_settings(), database_url=empty_database_url,
+                                   lead_spool_dir=spool.directory)
+    monkeypatch.setattr(service, "load_settings", lambda: settings)
+    assert len(asyncio.run(service.land_spooled())) == 1
+    assert texted == ["DETOX_FIRST"]

@@ -137,3 +137,26 @@ def test_without_redis_one_server_counts_in_process():
     answers = asyncio.run(scenario())
     assert not limiter.shared
     assert answers[:2] == [None, None] and isinstance(answers[2], int)
+
+
+def test_once_redis_has_failed_every_limiter_of_the_instance_counts_alone_at_once():
+    # Nothing listens there: the first limiter finds Redis down, the others do not ask it.
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    now = [5000.0]
+    limiters = [SharedRateLimiter(name, 5, 60, url, SECRET, clock=lambda: now[0])
+                for name in ("address", "conversation", "new-conversations")]
+    asked = []
+
+    async def scenario():
+        for limiter in limiters:
+            original = limiter._checked_in_redis
+
+            async def counting(key, count, original=original):
+                asked.append(key)
+                return await original(key, count)
+
+            limiter._checked_in_redis = counting
+        return [await limiter.retry_after(ADDRESS) for limiter in limiters]
+
+    assert asyncio.run(scenario()) == [None, None, None]
+    assert len(asked) == 1

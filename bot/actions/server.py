@@ -84,12 +84,15 @@ async def retry_spool_forever(settings: Settings) -> None:
     """Leads spooled while the database was down are written once it answers again, by the
     action server that spooled them or, in a cluster, any other (LEAD_SPOOL_PEERS), whether
     or not another lead comes along."""
-    from bot.leads.recording import recorder_from_settings
+    from bot.handoff import service
 
-    recorder = recorder_from_settings(settings)
     while True:
         await asyncio.sleep(settings.spool_retry_seconds)
-        written = await asyncio.get_running_loop().run_in_executor(None, recorder.retry_spooled)
+        try:
+            written = await service.land_spooled()
+        except Exception as error:  # the timer must outlive any failure, or nothing drains
+            logger.error("lead spool: retry failed (%s)", type(error).__name__)
+            continue
         if written:
             logger.info("lead spool: %d waiting submission(s) written", len(written))
 

@@ -37,18 +37,33 @@ async def record(submission: Submission, notify_existing: bool = False) -> list[
     reach a person, not only move up the queue.
     """
     applied = await asyncio.to_thread(current_recorder().record, submission)
+    _text_staff_about(applied, submission.submission_id if notify_existing else None)
+    logger.info("submission recorded: written=%d spooled=%s", len(applied),
+                not any(r.submission_id == submission.submission_id for r in applied))
+    return applied
+
+
+async def land_spooled() -> list[Applied]:
+    """Writes what waits in this process's spool and its peers' once the database answers
+    (the action server's timer), texting staff about each new handoff among them: a crisis
+    spooled while the database was down must still reach a person."""
+    applied = await asyncio.to_thread(current_recorder().retry_spooled)
+    _text_staff_about(applied)
+    return applied
+
+
+def _text_staff_about(applied: list[Applied], also_existing_of: str | None = None) -> None:
+    """Texts staff about every new handoff written, and about the already-waiting handoff of
+    the submission `also_existing_of`."""
     for result in applied:
-        own = result.submission_id == submission.submission_id
-        if result.handoff_id and (result.handoff_is_new or (notify_existing and own)):
+        existing_too = result.submission_id == also_existing_of
+        if result.handoff_id and (result.handoff_is_new or existing_too):
             # (Not `priority or ROUTINE`: CRISIS is 0, and falsy.)
             priority = result.handoff_priority
             notify_staff_in_background(
                 result.handoff_id, HandoffPriority.ROUTINE if priority is None else priority)
         if result.handoff_capped:
             logger.warning("handoff cap reached for a conversation: no new handoff, no staff text")
-    logger.info("submission recorded: written=%d spooled=%s", len(applied),
-                not any(r.submission_id == submission.submission_id for r in applied))
-    return applied
 
 
 async def place_in_queue(conversation_id: str) -> PlaceInQueue | None:

@@ -81,16 +81,20 @@ class LeadRecorder:
         A peer whose own instance is draining it is skipped (its lock is held); applying a
         submission twice would change nothing anyway.
         """
-        waiting = [spool for spool in (self.spool, *self._peers()) if spool.pending()]
-        if not waiting:
-            return []
         written: list[Applied] = []
-        try:
-            ensure_schema(self.store.engine)
-            for spool in waiting:
+        schema_ready = False
+        for spool in (self.spool, *self._peers()):
+            # Each spool on its own: one that cannot be read (a peer's directory with the
+            # wrong owner, a stale network file handle) must not keep the others waiting.
+            try:
+                if not spool.pending():
+                    continue
+                if not schema_ready:
+                    ensure_schema(self.store.engine)
+                    schema_ready = True
                 written += spool.drain(self.store)
-        except Exception as error:  # noqa: BLE001 (still unreachable: the next round tries)
-            logger.warning("lead spool: database still unavailable (%s)", type(error).__name__)
+            except Exception as error:  # noqa: BLE001 (the next round tries again)
+                logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
         return written
 
     def ensure_schema(self) -> None:
