@@ -327,3 +327,23 @@ def test_staff_are_texted_about_a_handoff_landed_from_a_spool(
     monkeypatch.setattr(service, "load_settings", lambda: settings)
     assert len(asyncio.run(service.land_spooled())) == 1
     assert texted == ["DETOX_FIRST"]
+
+
+def test_the_flush_spool_command_lands_every_spool_and_texts_staff(
+        tmp_path, empty_database_url, monkeypatch, capsys):
+    from bot.handoff import service
+    from bot.leads.__main__ import main
+
+    spools = tmp_path / "spools"
+    LeadRecorder(LeadStore(make_engine(UNREACHABLE)), LeadSpool(spools / "a")).record(
+        finished_prescreen("conv-of-a"))
+    texted = []
+    monkeypatch.setattr(service, "notify_staff_in_background",
+                        lambda handoff_id, priority: texted.append(priority.name))
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    monkeypatch.setenv("LEAD_SPOOL_DIR", str(spools / "b"))
+    monkeypatch.setenv("LEAD_SPOOL_PEERS", str(spools / "*"))
+    assert main(["flush-spool"]) in (0, None)
+    assert "1 spooled submission(s) written, 0 waiting" in capsys.readouterr().out
+    assert texted == ["DETOX_FIRST"]
+    assert LeadSpool(spools / "a").pending() == []

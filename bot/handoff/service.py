@@ -52,6 +52,15 @@ async def land_spooled() -> list[Applied]:
     return applied
 
 
+async def flush_spooled() -> list[Applied]:
+    """The `flush-spool` command: like `land_spooled`, waiting for another drainer, and for
+    the staff texts to be sent before the command exits."""
+    applied = await asyncio.to_thread(current_recorder().flush)
+    _text_staff_about(applied)
+    await notifications_settled()
+    return applied
+
+
 def _text_staff_about(applied: list[Applied], also_existing_of: str | None = None) -> None:
     """Texts staff about every new handoff written, and about the already-waiting handoff of
     the submission `also_existing_of`."""

@@ -105,9 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         removed = messaging_store_for(settings.database_url).forget_deliveries_before(cutoff)
         print(f"{removed} handled message id(s) older than {args.days} days removed")
     elif args.command == "flush-spool":
-        written = recorder.flush()
-        waiting = len(recorder.spool.pending())
-        print(f"{len(written)} spooled submission(s) written, {waiting} waiting")
+        import asyncio
+
+        # Through the handoff service, which texts on-call staff about each handoff landed (a
+        # crisis spooled while the database was down must reach a person).
+        from bot.handoff import service
+
+        written = asyncio.run(service.flush_spooled())
+        print(f"{len(written)} spooled submission(s) written, {recorder.waiting()} waiting")
     elif args.command == "export":
         rows = list(store.export_rows(actor=_staff_actor(args.staff)))
         if args.out:

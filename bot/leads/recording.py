@@ -71,8 +71,15 @@ class LeadRecorder:
         ensure_schema(self.store.engine)
         written: list[Applied] = []
         for spool in (self.spool, *self._peers()):
-            written += spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
+            try:  # one spool that cannot be drained keeps no other waiting
+                written += spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
+            except OSError as error:
+                logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
         return written
+
+    def waiting(self) -> int:
+        """Submissions still waiting in the spool and its peers."""
+        return sum(len(spool.pending()) for spool in (self.spool, *self._peers()))
 
     def retry_spooled(self) -> list[Applied]:
         """Writes what the spool and its peers hold if the database answers; never raises
