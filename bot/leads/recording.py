@@ -69,17 +69,11 @@ class LeadRecorder:
     def flush(self) -> list[Applied]:
         """Writes whatever the spool and its peers hold (the `flush-spool` command, tests)."""
         ensure_schema(self.store.engine)
-        written: list[Applied] = []
-        for spool in (self.spool, *self._peers()):
-            try:  # one spool that cannot be drained keeps no other waiting
-                written += spool.drain(self.store, wait_seconds=FLUSH_WAIT_SECONDS)
-            except OSError as error:
-                logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
-        return written
+        return self._drain_each(self._spools(), FLUSH_WAIT_SECONDS)
 
     def waiting(self) -> int:
         """Submissions still waiting in the spool and its peers."""
-        return sum(len(spool.pending()) for spool in (self.spool, *self._peers()))
+        return sum(len(spool.pending()) for spool in self._spools())
 
     def retry_spooled(self) -> list[Applied]:
         """Writes what the spool and its peers hold if the database answers; never raises
@@ -88,19 +82,35 @@ class LeadRecorder:
         A peer whose own instance is draining it is skipped (its lock is held); applying a
         submission twice would change nothing anyway.
         """
+        waiting = [spool for spool in self._spools() if self._pending_or_none(spool)]
+        if not waiting:
+            return []
+        try:
+            ensure_schema(self.store.engine)
+        except Exception as error:  # noqa: BLE001 (still unreachable: the next round tries)
+            logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
+            return []
+        return self._drain_each(waiting, 0.0)
+
+    def _spools(self) -> list[LeadSpool]:
+        return [self.spool, *self._peers()]
+
+    @staticmethod
+    def _pending_or_none(spool: LeadSpool) -> list:
+        try:
+            return spool.pending()
+        except OSError as error:  # a peer's directory that cannot be listed
+            logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
+            return []
+
+    def _drain_each(self, spools: list[LeadSpool], wait_seconds: float) -> list[Applied]:
+        # Each spool on its own: one that cannot be read (a peer's directory with the wrong
+        # owner, a stale network file handle) must not keep the others waiting.
         written: list[Applied] = []
-        schema_ready = False
-        for spool in (self.spool, *self._peers()):
-            # Each spool on its own: one that cannot be read (a peer's directory with the
-            # wrong owner, a stale network file handle) must not keep the others waiting.
+        for spool in spools:
             try:
-                if not spool.pending():
-                    continue
-                if not schema_ready:
-                    ensure_schema(self.store.engine)
-                    schema_ready = True
-                written += spool.drain(self.store)
-            except Exception as error:  # noqa: BLE001 (the next round tries again)
+                written += spool.drain(self.store, wait_seconds=wait_seconds)
+            except OSError as error:
                 logger.warning("lead spool: could not drain a spool (%s)", type(error).__name__)
         return written
 
