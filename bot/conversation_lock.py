@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 
+from bot.redis_per_loop import RedisPerLoop
+
 if TYPE_CHECKING:
     from rasa.utils.endpoints import EndpointConfig
     from redis.asyncio import Redis
@@ -143,23 +145,14 @@ class AtomicRedisLockStore(LockStore):
         config: dict[str, Any] = dict(endpoint_config.kwargs) if endpoint_config else {}
         self.url = url or (endpoint_config.url if endpoint_config else None) or DEFAULT_URL
         self.socket_timeout = float(config.get("socket_timeout", socket_timeout))
-        # One client per event loop: redis.asyncio connections belong to the loop that made
-        # them (Sanic runs one; tests may run several in turn).
-        self._client: Redis | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        # Waiting on a wake list blocks for up to LONGEST_WAIT_S; the socket allows that.
+        self._clients = RedisPerLoop(
+            self.url, socket_timeout=self.socket_timeout + LONGEST_WAIT_S,
+            socket_connect_timeout=self.socket_timeout, health_check_interval=30)
         super().__init__()
 
     def _redis(self) -> Redis:
-        from redis.asyncio import Redis
-
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            # Waiting on a wake list blocks for up to LONGEST_WAIT_S; the socket allows that.
-            self._client = Redis.from_url(
-                self.url, socket_timeout=self.socket_timeout + LONGEST_WAIT_S,
-                socket_connect_timeout=self.socket_timeout, health_check_interval=30)
-            self._client_loop = loop
-        return self._client
+        return self._clients.client()
 
     @asynccontextmanager
     async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,

@@ -21,12 +21,12 @@ import hmac
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
+
+from redis.commands.core import AsyncScript
 
 from bot.rate_limit import SlidingWindowLimiter
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
+from bot.redis_per_loop import RedisPerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +40,12 @@ LOCAL_AFTER_FAILURE_S = 5.0
 # Until when each Redis URL is taken for down: one switch for every limiter of the process,
 # so a message asking three limiters pays for Redis's silence once, not three times.
 _down_until: dict[str, float] = {}
+_clients: dict[str, RedisPerLoop] = {}
 
 # KEYS[1]: the key's message times (ms on Redis's clock, the same for every instance).
 # ARGV: limit, window in ms, 1 to count this message or 0 to only look, a unique member.
 # Returns -1 when allowed, else whole seconds until the oldest counted message leaves.
-_CHECK_AND_COUNT = """
+_CHECK_AND_COUNT_LUA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local window = tonumber(ARGV[2])
@@ -59,6 +60,8 @@ if ARGV[3] == '1' then
 end
 return -1
 """
+# Sent by its SHA (EVALSHA), loaded into Redis on first use or after Redis restarted.
+_CHECK_AND_COUNT = AsyncScript(None, _CHECK_AND_COUNT_LUA.encode())
 
 
 class SharedRateLimiter:
@@ -76,15 +79,7 @@ class SharedRateLimiter:
         self._key_secret = key_secret
         self._clock = clock
         self._local = SlidingWindowLimiter(limit, window_s, clock=clock)
-        # One client per event loop: redis.asyncio connections belong to the loop that made
-        # them (Rasa runs one; tests run several).
-        self._client: Redis | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._script = None
-
-    @property
-    def shared(self) -> bool:
-        return self._redis_url is not None
+        self._redis = _clients_for(redis_url) if redis_url is not None else None
 
     async def retry_after(self, key: str, count: bool = True) -> int | None:
         """Counts one message for `key`; None when allowed, else whole seconds to wait.
@@ -101,7 +96,7 @@ class SharedRateLimiter:
             _down_until[self._redis_url] = self._clock() + LOCAL_AFTER_FAILURE_S
             logger.warning("rate limit %s: Redis failed (%s); counting on this instance for "
                            "%.0f s", self.name, type(error).__name__, LOCAL_AFTER_FAILURE_S)
-            await self._forget_client()
+            await self._redis.discard()
             return self._local.retry_after(key, count)
         return None if wait < 0 else int(wait)
 
@@ -112,30 +107,19 @@ class SharedRateLimiter:
         return f"{KEY_PREFIX}{self.name}:{digest}"
 
     async def _checked_in_redis(self, key: str, count: bool) -> int:
-        script = self._script_for_this_loop()
         result = await asyncio.wait_for(
-            script(keys=[self.redis_key(key)],
-                   args=[self.limit, int(self.window_s * 1000), 1 if count else 0,
-                         uuid.uuid4().hex]),
+            _CHECK_AND_COUNT(keys=[self.redis_key(key)],
+                             args=[self.limit, int(self.window_s * 1000), 1 if count else 0,
+                                   uuid.uuid4().hex],
+                             client=self._redis.client()),
             timeout=REDIS_TIMEOUT_S * 2)
         return int(result)
 
-    def _script_for_this_loop(self):
-        from redis.asyncio import Redis
 
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = Redis.from_url(self._redis_url, socket_timeout=REDIS_TIMEOUT_S,
-                                          socket_connect_timeout=REDIS_TIMEOUT_S)
-            self._client_loop = loop
-            self._script = self._client.register_script(_CHECK_AND_COUNT)
-        return self._script
-
-    async def _forget_client(self) -> None:
-        # A new client after a failure: its sockets may be half-open (Redis restarted).
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            try:
-                await client.close(close_connection_pool=True)
-            except Exception:  # closing a client whose server is gone
-                pass
+def _clients_for(redis_url: str) -> RedisPerLoop:
+    # Every limiter of the process on one Redis shares one connection pool.
+    clients = _clients.get(redis_url)
+    if clients is None:
+        clients = _clients[redis_url] = RedisPerLoop(
+            redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    return clients

@@ -23,6 +23,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from bot.background import BackgroundTasks
 from bot.handoff import service
 from bot.leads.submission import HandoffPriority, HandoffRequest, Submission
 from bot.safety.crisis import CRISIS_INTENT, CrisisDetector, CrisisMatch
@@ -42,7 +43,7 @@ CRISIS_REALERT_INTERVAL_S = 600
 # A crisis reply waits at most this long for the handoff to move up (the database, or a lead
 # spool on a network volume, may hang); past it the handoff goes on behind the reply.
 HANDOFF_RAISE_WAIT_S = 2.0
-_raising: set[asyncio.Task] = set()
+_raising = BackgroundTasks()
 # Reading a message over this many characters happens off the event loop, so one long
 # message does not hold up everyone else's replies.
 LONG_MESSAGE_CHARS = 2000
@@ -213,21 +214,18 @@ async def raise_handoff_priority(conversation_id: str, channel: str | None) -> N
         _recent_alerts.move_to_end(conversation_id)
         while len(_recent_alerts) > 10_000:
             _recent_alerts.popitem(last=False)
-    raising = asyncio.ensure_future(service.record(
+    # Held until done, and never cancelled: a slow handoff still lands and texts staff.
+    raising = _raising.start(service.record(
         Submission(conversation_id, channel or "unknown",
                    handoff=HandoffRequest("crisis", HandoffPriority.CRISIS)),
-        notify_existing=alert))
-    # Kept until done, and never cancelled: a slow handoff still lands and texts staff.
-    _raising.add(raising)
-    raising.add_done_callback(_handoff_raised)
+        notify_existing=alert), when_done=_handoff_raised)
     await asyncio.wait({raising}, timeout=HANDOFF_RAISE_WAIT_S)
     if not raising.done():
         logger.warning("handoff priority still being raised after %.0f s; the crisis reply "
                        "goes first", HANDOFF_RAISE_WAIT_S)
 
 
-def _handoff_raised(raising: asyncio.Task) -> None:
-    _raising.discard(raising)
+def _handoff_raised(raising: asyncio.Future) -> None:
     if not raising.cancelled() and raising.exception() is not None:
         # The reply has gone out or is going; the queue change must not undo it.
         logger.error("could not raise the handoff priority (%s)",

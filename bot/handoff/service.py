@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.background import BackgroundTasks
 from bot.handoff.notify import notify_oncall
 from bot.leads.recording import LeadRecorder, recorder_from_settings
 from bot.leads.store import PlaceInQueue
@@ -19,8 +20,8 @@ from bot.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
-# Background staff notifications, kept referenced so they are not garbage-collected mid-retry.
-_notifications: set[asyncio.Task] = set()
+# Staff texts run after the person's reply, held until they end.
+_notifications = BackgroundTasks()
 
 
 def current_recorder() -> LeadRecorder:
@@ -97,15 +98,12 @@ def outcome_of(submission: Submission, applied: list[Applied]) -> Applied | None
 
 def notify_staff_in_background(handoff_id: str, priority: HandoffPriority) -> None:
     """The person's reply never waits for Twilio (retries can take seconds)."""
-    task = asyncio.create_task(_notify_staff(handoff_id, priority))
-    _notifications.add(task)
-    task.add_done_callback(_notifications.discard)
+    _notifications.start(_notify_staff(handoff_id, priority))
 
 
 async def notifications_settled() -> None:
     """Waits for every staff text started so far (tests, and a clean shutdown)."""
-    while _notifications:
-        await asyncio.gather(*list(_notifications), return_exceptions=True)
+    await _notifications.settled()
 
 
 async def _notify_staff(handoff_id: str, priority: HandoffPriority) -> None:

@@ -1,0 +1,27 @@
+import asyncio
+
+from bot.background import BackgroundTasks
+
+
+def test_settled_waits_for_every_task_including_those_a_task_starts():
+    tasks = BackgroundTasks()
+    finished: list[str] = []
+    seen_done: list[bool] = []
+
+    async def text_staff(name: str, then: str | None = None):
+        await asyncio.sleep(0.01)
+        if then:
+            tasks.start(text_staff(then))
+        finished.append(name)
+
+    async def failing():
+        raise RuntimeError("Twilio down")
+
+    async def scenario():
+        tasks.start(text_staff("first", then="second"))
+        tasks.start(failing(), when_done=lambda task: seen_done.append(task.exception() is not None))
+        await tasks.settled()
+
+    asyncio.run(scenario())
+    assert finished == ["first", "second"]
+    assert seen_done == [True]
