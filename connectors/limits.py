@@ -7,6 +7,7 @@ delivers.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import unquote
@@ -44,7 +45,8 @@ def text_for_nlu(text: str) -> str:
 
 
 def client_address(request: Request, settings: Settings) -> str:
-    """The visitor's address: the socket peer, or behind a proxy the header it sets.
+    """The visitor's address as the limits count it: the socket peer, or behind a proxy the
+    header it sets.
 
     With X-Forwarded-For the last address is used: earlier ones are whatever the client
     chose to send, the last was added by our own proxy.
@@ -53,8 +55,25 @@ def client_address(request: Request, settings: Settings) -> str:
     if header:
         value = request.headers.get(header, "")
         if value:
-            return value.split(",")[-1].strip()[:64]
-    return request.ip or "unknown"
+            return address_for_limits(value.split(",")[-1].strip()[:64])
+    return address_for_limits(request.ip or "unknown")
+
+
+def address_for_limits(address: str) -> str:
+    """One IPv4 address, or one IPv6 /64 network.
+
+    A home or a cloud server gets a whole /64 and may send from any of its 2**64 addresses:
+    counted one by one, a script would pass every limit by changing address each message.
+    """
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:  # a proxy header that holds no address: counted as it is
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _limiter(name: str, limit: int, window_s: float) -> SharedRateLimiter:

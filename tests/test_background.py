@@ -19,7 +19,8 @@ def test_settled_waits_for_every_task_including_those_a_task_starts():
 
     async def scenario():
         tasks.start(text_staff("first", then="second"))
-        tasks.start(failing(), when_done=lambda task: seen_done.append(task.exception() is not None))
+        tasks.start(failing(),
+                    when_done=lambda task: seen_done.append(task.exception() is not None))
         await tasks.settled()
 
     asyncio.run(scenario())

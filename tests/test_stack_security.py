@@ -375,12 +375,17 @@ def test_too_many_messages_in_one_conversation_get_429_with_retry_after(server):
     assert any("988" in m["text"] and "911" in m["text"] for m in crisis.body)
 
 
-def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server):
+@pytest.mark.parametrize("address_of", [
+    lambda _: "192.0.2.99",
+    # A home or a cloud server holds a whole IPv6 /64: a new address each message is free.
+    lambda n: f"2001:db8:7:9:{n:x}::{n + 1:x}",
+], ids=["one IPv4 address", "every address of one IPv6 /64"])
+def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server, address_of):
     stack, twilio, engine, _ = server
-    address = {"X-Forwarded-For": "192.0.2.99"}
     before_handoffs, before_texts = counts(engine)[1], settled_staff_texts(twilio)
-    answers = [post(stack.rasa_url, {"message": "let me talk to a real person"}, headers=address)
-               for _ in range(NEW_CONVERSATION_LIMIT + 5)]
+    answers = [post(stack.rasa_url, {"message": "let me talk to a real person"},
+                    headers={"X-Forwarded-For": address_of(n)})
+               for n in range(NEW_CONVERSATION_LIMIT + 5)]
     statuses = [answer.status for answer in answers]
     assert statuses.count(200) == NEW_CONVERSATION_LIMIT and statuses.count(429) == 5
     # Told why, in words that fit an hour's wait rather than a few seconds'.
@@ -388,7 +393,8 @@ def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server):
     assert counts(engine)[1] - before_handoffs <= NEW_CONVERSATION_LIMIT
     assert settled_staff_texts(twilio) - before_texts <= NEW_CONVERSATION_LIMIT
     # And a crisis from that address, over its limit, still gets the crisis reply.
-    crisis = post(stack.rasa_url, {"message": "i want to kill myself"}, headers=address)
+    crisis = post(stack.rasa_url, {"message": "i want to kill myself"},
+                  headers={"X-Forwarded-For": address_of(NEW_CONVERSATION_LIMIT + 9)})
     assert crisis.status == 429 and crisis.body[0]["text"].startswith("Your safety comes first")
 
 
