@@ -34,6 +34,9 @@ help:
 	@echo "make soak         the production profile under 200 conversations for 2 minutes, and one instance's limit"
 	@echo "make bench        latency, throughput and memory against a minimal Rasa baseline"
 	@echo "make train        train the model now (run and test do it when the data changed)"
+	@echo "make install      only the set-up: the virtualenv and its packages (run and test do it)"
+	@echo "make lint | validate | unit   the first steps of make test, one at a time"
+	@echo "make clean        remove test results, bench figures and soak logs (never var/)"
 
 $(STAMP): pyproject.toml encoder-requirements.txt
 	@PYTHON310=$$(scripts/find_python310.sh) && \
@@ -73,8 +76,11 @@ haproxy:
 # Retrains only when the model is missing or older than the data, domain or config;
 # `rasa train` itself also skips parts whose inputs did not change.
 # The model is dated when training started, not when it ended, so a file edited while
-# training ran is newer than the model and the next run trains again.
-$(MODEL): $(STAMP) $(TRAIN_INPUTS)
+# training ran is newer than the model and the next run trains again. The packages come
+# first but do not date the model (order-only): reinstalling them, or adding a dev tool to
+# pyproject.toml, is no reason for a 15-minute retrain (Rasa itself refuses a model trained
+# by an incompatible version, and says so).
+$(MODEL): $(TRAIN_INPUTS) | $(STAMP)
 	@$(PY) -m bot.facility_faq
 	@started=$$(date +%Y%m%d%H%M.%S) && \
 	  $(RASA) train $(RASA_PATHS) --out models --fixed-model-name assistant && \

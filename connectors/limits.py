@@ -64,16 +64,56 @@ def address_for_limits(address: str) -> str:
 
     A home or a cloud server gets a whole /64 and may send from any of its 2**64 addresses:
     counted one by one, a script would pass every limit by changing address each message.
+    An IPv4 visitor reaching us through a translator (NAT64, 6to4, Teredo) is counted by the
+    IPv4 address inside, not with everyone else behind the same translator.
     """
-    try:
-        parsed = ipaddress.ip_address(address.strip("[]"))
-    except ValueError:  # a proxy header that holds no address: counted as it is
+    parsed = _parsed_address(address)
+    if parsed is None:  # a proxy header that holds no address: counted as it is
         return address
-    if parsed.version == 6 and parsed.ipv4_mapped is not None:
-        return str(parsed.ipv4_mapped)
     if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+        inside = _ipv4_inside(parsed)
+        if inside is not None:
+            return str(inside)
+        return str(ipaddress.ip_network(f"{ipaddress.IPv6Address(int(parsed))}/64",
+                                        strict=False))
     return str(parsed)
+
+
+# Some proxies write the port too, or RFC 7239's quoted form: 203.0.113.7:51234,
+# [2001:db8::1]:443, for="[2001:db8::1]:4711". Each source port must not be an allowance.
+_PORT_AFTER_IPV4 = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3}):\d+$")
+_BRACKETED_IPV6 = re.compile(r"^\[([0-9A-Fa-f:.]+(?:%[^\]]*)?)\](?::\d+)?$")
+_NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _parsed_address(address: str):
+    text = address.strip()
+    if text[:4].lower() == "for=":
+        text = text[4:]
+    text = text.strip('"')
+    bracketed = _BRACKETED_IPV6.match(text)
+    if bracketed:
+        text = bracketed.group(1)
+    else:
+        with_port = _PORT_AFTER_IPV4.match(text)
+        if with_port:
+            text = with_port.group(1)
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _ipv4_inside(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:  # an IPv4 visitor on a dual-stack socket
+        return address.ipv4_mapped
+    if address in _NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # the client's own (public) address
+    return None
 
 
 def _limiter(name: str, limit: int, window_s: float) -> SharedRateLimiter:

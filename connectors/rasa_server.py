@@ -148,6 +148,28 @@ def load_models_for_inference_only() -> None:
     RasaModel.load = classmethod(load)
 
 
+def finish_background_work_on_stop() -> None:
+    """Handoffs moving up and staff texts still being sent are finished before Rasa stops."""
+    from rasa.core import run
+
+    rasas_configure_app = run.configure_app
+
+    async def wait_for_background_work(_app: Any, _loop: Any) -> None:
+        from bot.background import settle_before_stopping
+        from bot.handoff import service
+        from connectors import safety
+
+        await settle_before_stopping(safety.handoff_raises_settled,
+                                     service.notifications_settled)
+
+    def configure_app(*args: Any, **kwargs: Any) -> Any:
+        app = rasas_configure_app(*args, **kwargs)
+        app.register_listener(wait_for_background_work, "before_server_stop")
+        return app
+
+    run.configure_app = configure_app
+
+
 def main() -> None:
     prepare_server_process()
     check_action_replies_with_one_validator()
@@ -158,6 +180,7 @@ def main() -> None:
     if arguments[:1] == ["run"]:
         load_models_for_inference_only()
         refuse_dot_segments_and_empty_segments()
+        finish_background_work_on_stop()
     if arguments[:1] == ["run"] and "--auth-token" not in arguments:
         # The HTTP API's token, from its owner-only file: given here, inside the process, it
         # never appears on a command line that any user of the machine can list.

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -47,6 +48,10 @@ _raising = BackgroundTasks()
 # Reading a message over this many characters happens off the event loop, so one long
 # message does not hold up everyone else's replies.
 LONG_MESSAGE_CHARS = 2000
+# On threads of its own: asyncio's shared pool also runs database writes (a crisis handoff
+# among them), and while the database hangs those fill it, so a long message's crisis check
+# would wait a minute or more behind them.
+_crisis_readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crisis-net")
 
 # `handle(message, whole_text, tracker_store)`: whole_text is the message as received, before
 # it was cut for NLU (None when nothing was cut); tracker_store, Rasa's, lets the channel ask
@@ -81,7 +86,7 @@ def crisis_in(text: str | None) -> CrisisMatch | None:
 
 async def crisis_in_message(text: str | None) -> CrisisMatch | None:
     if text and len(text) > LONG_MESSAGE_CHARS:
-        return await asyncio.to_thread(crisis_in, text)
+        return await asyncio.get_running_loop().run_in_executor(_crisis_readers, crisis_in, text)
     return crisis_in(text)
 
 
@@ -223,6 +228,11 @@ async def raise_handoff_priority(conversation_id: str, channel: str | None) -> N
     if not raising.done():
         logger.warning("handoff priority still being raised after %.0f s; the crisis reply "
                        "goes first", HANDOFF_RAISE_WAIT_S)
+
+
+async def handoff_raises_settled() -> None:
+    """Waits for every handoff still moving up (a clean shutdown)."""
+    await _raising.settled()
 
 
 def _handoff_raised(raising: asyncio.Future) -> None:

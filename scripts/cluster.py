@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from bot.local_secrets import ensure_private_dir, rasa_api_token
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+from scripts.serve import console_status
 from scripts.stack import MODEL_PATH, Stack, free_port, stack_environment, wait_until_up
 
 HAPROXY_CONFIG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
@@ -305,6 +306,21 @@ class Cluster:
         self.stop()
 
 
+def ready_message(cluster: Cluster) -> str:
+    """What `make run-cluster` prints once it serves: where everything is, and on the very
+    first start the console's first admin (in the cluster's leads database, as `make run`
+    makes one in its own)."""
+    settings = cluster.settings
+    return (f"\nThe cluster is ready at {cluster.url} (the channels `make run` serves):\n"
+            f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
+            f"  Rasa's HTTP API (this machine only): {cluster.api_url}, its token in "
+            f"{settings.rasa_api_token_path}\n"
+            f"Health checks (each answers 200 while well):\n{cluster.addresses()}\n"
+            "A process that exits is started again. Press Ctrl-C to stop.\n"
+            + console_status(dataclasses.replace(settings,
+                                                 database_url=settings.cluster_leads_url)))
+
+
 def main() -> int:
     settings = load_settings()
     if not settings.redis_url:
@@ -324,13 +340,7 @@ def main() -> int:
           "servers on PostgreSQL, Redis and RabbitMQ, behind HAProxy on port "
           f"{settings.cluster_port}; this takes a minute or two...", flush=True)
     cluster.start(wait_for_funnel=False)
-    print(f"\nThe cluster is ready at {cluster.url} (the channels `make run` serves):\n"
-          f"  the chat on a sample page: {cluster.url}/webhooks/website/sample\n"
-          f"  the staff console: {cluster.staff_url}/\n"
-          f"  Rasa's HTTP API (this machine only): {cluster.api_url}, its token in "
-          f"{settings.rasa_api_token_path}\n"
-          f"Health checks (each answers 200 while well):\n{cluster.addresses()}\n"
-          "A process that exits is started again. Press Ctrl-C to stop.\n", flush=True)
+    print(ready_message(cluster), flush=True)
     try:
         wait_until_up(cluster.funnel_health_url, 30, cluster.funnel_consumer)
     except (TimeoutError, RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from urllib.parse import urlsplit
 
 from bot.facility import FacilityProfileError, load_profile
 from bot.messaging.twilio_api import twilio_configured
@@ -67,6 +68,12 @@ def staff_command(settings: Settings) -> str:
     """The staff CLI, with the settings this server runs on, so it finds the same database."""
     overrides = [f"{name}={value}" for name, value, default in (
         ("VAR_DIR", settings.var_dir, DEFAULT_VAR_DIR),) if value != default]
+    if not settings.database_url.startswith("sqlite"):
+        # A leads database the CLI would not find by itself (the cluster's). A URL with a
+        # password is never printed: the operator has it already.
+        shown = settings.database_url if urlsplit(settings.database_url).password is None \
+            else "<the leads database URL>"
+        overrides.append(f"DATABASE_URL={shown}")
     return " ".join([*overrides, ".venv/bin/python -m bot.staff"])
 
 

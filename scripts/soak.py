@@ -63,6 +63,8 @@ class Tally:
     errors: int = 0
     lost: int = 0
     sent: int = 0
+    # Answered messages by channel: both halves of the crowd must show up in the figures.
+    answered: dict[str, int] = field(default_factory=lambda: {"rest": 0, "widget": 0})
 
     def row(self, wall_s: float) -> dict:
         ordered = sorted(self.latencies) or [float("nan")]
@@ -72,7 +74,7 @@ class Tally:
 
         return {"messages": self.sent, "errors": self.errors, "lost": self.lost,
                 "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
-                "messages_per_s": len(self.latencies) / wall_s}
+                "messages_per_s": len(self.latencies) / wall_s, "answered": self.answered}
 
 
 async def rest_visitor(session, base_url: str, tally: Tally, until: float) -> None:
@@ -97,15 +99,25 @@ async def rest_visitor(session, base_url: str, tally: Tally, until: float) -> No
                 tally.errors += 1
             else:
                 tally.latencies.append(time.perf_counter() - began)
+                tally.answered["rest"] += 1
             await asyncio.sleep(random.uniform(*THINK_S))
 
 
 async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> None:
+    import aiohttp
     import socketio
 
     while time.monotonic() < until:
-        # The crowd's one HTTP session: a client each would leave hundreds open at the end.
-        client = socketio.AsyncClient(reconnection=False, http_session=session)
+        # Long-polling, as a browser where WebSockets are blocked: python-engineio's asyncio
+        # WebSocket client needs aiohttp 3.11, and Rasa pins aiohttp below 3.10. Polling is
+        # also the harder case for the cluster: every poll is a new request, which the load
+        # balancer's cookie must send to the instance holding the session. So each widget
+        # visitor has a cookie jar of its own, which takes cookies from an IP address (the
+        # default jar refuses them), over the crowd's shared connections.
+        jar = aiohttp.CookieJar(unsafe=True)
+        http = aiohttp.ClientSession(connector=session.connector, connector_owner=False,
+                                     cookie_jar=jar)
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
         # (when, message) of each reply to the message in flight; the server acknowledges a
         # message once its whole turn is done, so after the acknowledgement all are here.
         replies: list[tuple[float, dict]] = []
@@ -114,12 +126,13 @@ async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> 
             (time.perf_counter(), message)))
         client.on("session_confirm", lambda _id, done=confirmed: done.set())
         try:
-            await client.connect(base_url, transports=["websocket"], wait_timeout=30)
+            await client.connect(base_url, transports=["polling"], wait_timeout=30)
             await client.emit("session_request", {"session_id": None})
             await asyncio.wait_for(confirmed.wait(), REPLY_TIMEOUT_S)
         except (OSError, asyncio.TimeoutError, socketio.exceptions.ConnectionError):
             tally.errors += 1
             await client.disconnect()
+            await http.close()
             await asyncio.sleep(1)
             continue
         try:
@@ -141,9 +154,11 @@ async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> 
                     tally.errors += 1
                 else:
                     tally.latencies.append(replies[0][0] - began)
+                    tally.answered["widget"] += 1
                 await asyncio.sleep(random.uniform(*THINK_S))
         finally:
             await client.disconnect()
+            await http.close()
 
 
 async def crowd(base_url: str, size: int, seconds: float) -> dict:
@@ -151,6 +166,7 @@ async def crowd(base_url: str, size: int, seconds: float) -> dict:
 
     tally = Tally()
     began = time.monotonic()
+    cpu_began = time.process_time()
     until = began + seconds
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -162,8 +178,16 @@ async def crowd(base_url: str, size: int, seconds: float) -> dict:
             # Arrivals spread over one think time, as a steady stream would have them, not
             # all in the same second.
             await asyncio.sleep(min(THINK_S[1], seconds / 4) / size)
-        await asyncio.gather(*visitors, return_exceptions=True)
-    return tally.row(time.monotonic() - began)
+        outcomes = await asyncio.gather(*visitors, return_exceptions=True)
+    crashed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if crashed:
+        # A visitor that crashed sent nothing more: its share of the crowd would be missing
+        # from every figure without a trace.
+        raise RuntimeError(f"{len(crashed)} of {size} visitors crashed, the first with "
+                           f"{type(crashed[0]).__name__}: {crashed[0]}") from crashed[0]
+    wall_s = time.monotonic() - began
+    # The crowd runs on the servers' cores: how many of them it took itself.
+    return {**tally.row(wall_s), "generator_cores": (time.process_time() - cpu_began) / wall_s}
 
 
 class MemoryWatch:
@@ -231,7 +255,9 @@ async def measured(base_url: str, size: int, seconds: float, processes: dict[str
 def print_row(label: str, row: dict) -> None:
     print(f"{label:<32} {row['messages']:>8} {row['errors']:>6} {row['lost']:>5} "
           f"{row['p50_ms']:>7.0f} {row['p95_ms']:>7.0f} {row['p99_ms']:>7.0f} "
-          f"{row['messages_per_s']:>6.1f}", flush=True)
+          f"{row['messages_per_s']:>6.1f}   answered: REST {row['answered']['rest']}, "
+          f"widget {row['answered']['widget']}; the crowd itself used "
+          f"{row['generator_cores']:.2f} cores", flush=True)
 
 
 def print_memory(memory: dict[str, tuple[float, float, float]]) -> None:

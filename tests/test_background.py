@@ -26,3 +26,24 @@ def test_settled_waits_for_every_task_including_those_a_task_starts():
     asyncio.run(scenario())
     assert finished == ["first", "second"]
     assert seen_done == [True]
+
+
+def test_a_stopping_server_waits_for_work_in_flight_but_not_for_ever(caplog):
+    from bot.background import settle_before_stopping
+
+    quick, stuck = BackgroundTasks(), BackgroundTasks()
+    sent: list[str] = []
+
+    async def staff_text():
+        await asyncio.sleep(0.05)
+        sent.append("staff text")
+
+    async def scenario():
+        quick.start(staff_text())
+        stuck.start(asyncio.sleep(3600))
+        await settle_before_stopping(quick.settled, within_s=5)
+        assert sent == ["staff text"]
+        await settle_before_stopping(stuck.settled, within_s=0.1)
+
+    asyncio.run(scenario())
+    assert "still running after" in caplog.text

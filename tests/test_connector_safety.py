@@ -233,3 +233,27 @@ def test_a_hanging_handoff_never_holds_back_the_crisis_reply_and_still_lands(mon
     assert "911" in replies[0]["text"]
     assert landed_when_replied == []  # the reply did not wait for the handoff
     assert [priority.name for priority in landed] == ["CRISIS"]  # which still landed
+
+
+def test_a_long_crisis_message_is_read_at_once_while_database_writes_fill_the_shared_pool():
+    # A leads database that hangs: every thread of asyncio's shared pool waits on a write.
+    import concurrent.futures
+    import threading
+
+    database_back = threading.Event()
+    long_message = "I have been thinking about a lot of things. " * 60 + "I want to kill myself"
+    assert len(long_message) > safety.LONG_MESSAGE_CHARS
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        shared_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+        loop.set_default_executor(shared_pool)
+        hung_writes = [loop.run_in_executor(None, database_back.wait) for _ in range(8)]
+        try:
+            return await asyncio.wait_for(safety.crisis_in_message(long_message), timeout=5)
+        finally:
+            database_back.set()
+            await asyncio.gather(*hung_writes)
+
+    match = asyncio.run(scenario())
+    assert match is not None

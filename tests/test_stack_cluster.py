@@ -9,7 +9,9 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import http.cookiejar
 import json
+import re
 import signal
 import time
 import urllib.parse
@@ -30,7 +32,7 @@ from bot.leads.store import LeadStore
 from bot.local_secrets import conversation_id_secret
 from bot.settings import load_settings
 from connectors.replies import channel_reply
-from scripts.cluster import Cluster
+from scripts.cluster import Cluster, ready_message
 from scripts.rest_client import WebsiteConversation, post, texts
 from scripts.stack import free_port
 from tests.conftest import _throwaway_postgres_database
@@ -225,6 +227,19 @@ def test_a_counselor_reply_through_one_instance_reaches_a_widget_on_the_other(cl
         assert words in [message.get("text") for message in received]
     finally:
         widget.disconnect()
+
+
+def test_run_cluster_prints_a_first_admin_who_signs_in_to_the_clusters_console(cluster):
+    shown = ready_message(cluster)
+    password = re.search(r"username admin, one-time password (\S+)", shown).group(1)
+    # More accounts are made with the CLI on the cluster's database, not make run's.
+    assert f"DATABASE_URL={cluster.settings.cluster_leads_url} .venv/bin/python -m bot.staff" \
+        in shown
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(
+        http.cookiejar.CookieJar()))
+    signed = opener.open(f"{cluster.staff_url}/login", data=urllib.parse.urlencode(
+        {"username": "admin", "password": password}).encode(), timeout=10)
+    assert signed.url.endswith("/password") and "Change your password" in signed.read().decode()
 
 
 def test_after_a_redis_restart_new_turns_work_without_restarting_the_assistant(cluster):

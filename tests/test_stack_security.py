@@ -24,6 +24,7 @@ from bot.leads.schema import Handoff, Lead
 from bot.messaging.pseudonym import conversation_id_for
 from scripts.rest_client import WebsiteConversation, post
 from scripts.twilio_local import FakeTwilioApi, signed_post, sms_params, twilio_environment
+from tests.browser_helpers import Chat, launch_browser
 from tests.stack_helpers import throwaway_stack
 
 pytestmark = pytest.mark.stack
@@ -396,6 +397,30 @@ def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server, addres
     crisis = post(stack.rasa_url, {"message": "i want to kill myself"},
                   headers={"X-Forwarded-For": address_of(NEW_CONVERSATION_LIMIT + 9)})
     assert crisis.status == 429 and crisis.body[0]["text"].startswith("Your safety comes first")
+
+
+@pytest.fixture
+def browser():
+    yield from launch_browser()
+
+
+def test_in_the_widget_an_address_over_its_limit_still_gets_the_crisis_reply(server, browser):
+    # A school, a shelter or a phone carrier puts many people behind one address: one of
+    # them may open the chat after the others used up its allowance.
+    stack, *_ = server
+    address = "198.51.100.88"
+    for _ in range(NEW_CONVERSATION_LIMIT):
+        post(stack.rasa_url, {"message": "hi"}, headers={"X-Forwarded-For": address})
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": address})
+    chat = Chat(context.new_page(), stack.rasa_url).open_page().open()
+    chat.page.get_by_text("Too many new conversations have started").wait_for()
+    answer = chat.say("i want to kill myself")
+    assert any(text.startswith("Your safety comes first") and "988" in text
+               and "911" in text for text in answer), answer
+    # Not delivered to anyone, and the visitor is told when to try again.
+    assert chat.page.get_by_text("Please wait").is_visible()
+    assert chat.errors == []
+    context.close()
 
 
 @pytest.mark.parametrize("body", [

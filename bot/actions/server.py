@@ -75,7 +75,21 @@ def action_server_app(settings: Settings) -> Sanic:
 
     @app.after_server_start
     async def start_spool_retries(running_app: Sanic, _loop: object) -> None:
-        running_app.add_task(retry_spool_forever(settings))
+        running_app.ctx.spool_retries = asyncio.get_running_loop().create_task(
+            retry_spool_forever(settings))
+
+    @app.before_server_stop
+    async def finish_background_work(running_app: Sanic, _loop: object) -> None:
+        # The timer stops (a spooled lead stays in the spool for the next start, or for a
+        # peer); staff texts still being sent are waited for, not dropped with the loop.
+        from bot.background import settle_before_stopping
+        from bot.handoff import service
+
+        retries = getattr(running_app.ctx, "spool_retries", None)
+        if retries is not None:
+            retries.cancel()
+            await asyncio.gather(retries, return_exceptions=True)
+        await settle_before_stopping(service.notifications_settled)
 
     return app
 

@@ -343,8 +343,14 @@ function sessionReady() {
   return Boolean(socket && socket.connected && sessionId && confirmedOn === socket.id);
 }
 
+function sessionRefused() {
+  // The server refused this connection a conversation (its address is over a limit). Messages
+  // are still sent: one about suicide or an overdose gets the crisis reply all the same.
+  return Boolean(socket && socket.connected && refusedUntil && refusedOn === socket.id);
+}
+
 function flush() {
-  if (inFlight || !outbox.length || !sessionReady()) { return; }
+  if (inFlight || !outbox.length || !(sessionReady() || sessionRefused())) { return; }
   var item = outbox[0];
   inFlight = item;
   markDelivery(item, null);
@@ -358,6 +364,9 @@ function flush() {
         markDelivery(item, words("not_sent"), true);
       } else if (ack.retry_after) {
         markDelivery(item, words("over_limit", { seconds: ack.retry_after }), true);
+      } else if (!ack.ok && sessionRefused()) {
+        var seconds = Math.max(1, Math.ceil((refusedUntil - Date.now()) / 1000));
+        markDelivery(item, words("over_limit", { seconds: seconds }), true);
       } else if (!ack.ok) {
         markDelivery(item, words("not_sent"), true);
       }
@@ -381,6 +390,8 @@ var sessionId = storedSession();
 var statusTimer = null;
 var connectionNote = "";
 var confirmedOn = null;
+var refusedOn = null;
+var refusedUntil = 0;
 var everConnected = false;
 
 function connect() {
@@ -395,6 +406,7 @@ function connect() {
   });
   socket.on("session_confirm", function (id) {
     confirmedOn = socket.id;
+    refusedUntil = 0;
     sessionId = id;
     storeSession(id);
     if (everConnected) { showConnection(words("reconnected")); }
@@ -409,6 +421,9 @@ function connect() {
     // Too many requests from this address: say so, and ask again once the wait is over.
     showNote(refusal.text);
     var wait = Math.max(1, Math.min(Number(refusal.retry_after) || 30, 3600));
+    refusedOn = socket.id;
+    refusedUntil = Date.now() + wait * 1000;
+    flush();
     setTimeout(function () {
       if (socket && socket.connected && !sessionReady()) {
         socket.emit("session_request", { session_id: sessionId });
