@@ -249,3 +249,11 @@ def unreadable_profile(monkeypatch):
     yield
     monkeypatch.undo()
     facility.cached_profile.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, one per module that asks for it (tests/browser_helpers.py)."""
+    from tests.browser_helpers import launch_browser
+
+    yield from launch_browser()

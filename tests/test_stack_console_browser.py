@@ -12,18 +12,13 @@ import pytest
 from bot.leads.database import engine_for
 from bot.staff.desk import StaffDesk
 from scripts.stack import free_port
-from tests.browser_helpers import REPLY_TIMEOUT_MS, Chat, axe_serious, launch_browser
+from tests.browser_helpers import REPLY_TIMEOUT_MS, Chat, axe_serious
 
 pytestmark = pytest.mark.stack
 
 COUNSELOR_PASSWORD = "a long enough secret 7"
 # Rendered literally on the counselor's screen; if it ran, it would set this flag.
 SCRIPT_IN_A_MESSAGE = '<img src=x onerror="window.__ran=1"><script>window.__ran=2</script>'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
 
 
 @pytest.fixture(scope="module")

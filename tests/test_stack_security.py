@@ -24,7 +24,7 @@ from bot.leads.schema import Handoff, Lead
 from bot.messaging.pseudonym import conversation_id_for
 from scripts.rest_client import WebsiteConversation, post
 from scripts.twilio_local import FakeTwilioApi, signed_post, sms_params, twilio_environment
-from tests.browser_helpers import Chat, launch_browser
+from tests.browser_helpers import Chat
 from tests.stack_helpers import throwaway_stack
 
 pytestmark = pytest.mark.stack
@@ -397,11 +397,6 @@ def test_one_address_cannot_open_handoffs_and_staff_texts_in_bulk(server, addres
     crisis = post(stack.rasa_url, {"message": "i want to kill myself"},
                   headers={"X-Forwarded-For": address_of(NEW_CONVERSATION_LIMIT + 9)})
     assert crisis.status == 429 and crisis.body[0]["text"].startswith("Your safety comes first")
-
-
-@pytest.fixture
-def browser():
-    yield from launch_browser()
 
 
 def test_in_the_widget_an_address_over_its_limit_still_gets_the_crisis_reply(server, browser):

@@ -26,17 +26,11 @@ from tests.browser_helpers import (
     STORE_PREFIX,
     Chat,
     axe_serious,
-    launch_browser,
 )
 
 pytestmark = pytest.mark.stack
 
 RESULTS = PROJECT_ROOT / "results"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from launch_browser()
 
 
 @pytest.fixture
