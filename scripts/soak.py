@@ -2,14 +2,17 @@
 
 Starts a cluster of its own (scripts/cluster.py, on throwaway PostgreSQL databases and its own
 Redis database), then:
-1. 200 conversations at once for 2 minutes through the load balancer, half over the REST
-   channel and half over the chat widget's socket.io, each a pre-screen or a few questions,
-   started again when done. People read and type between messages: each conversation waits
-   3-7 s (uniformly) before its next message, so 200 conversations send at most 40 a second
-   (fewer: each gap also holds the reply, and a widget conversation's connection);
+1. 200 conversations arriving over 30 s, then all 200 at once for 2 minutes, through the
+   load balancer: half over the REST channel and half over the chat widget's socket.io,
+   each a pre-screen or a few questions, started again when done. People read and type
+   between messages: each conversation waits 3-7 s (uniformly) before its next message, so
+   200 conversations send at most 40 a second (fewer: each gap also holds the reply, and a
+   widget conversation's connection). The 2 minutes with all of them there is the soak's
+   figure; the arrival gets a row of its own (SOAK_ARRIVAL_SECONDS makes it a sharper burst);
 2. the same crowd against one Rasa instance directly;
-3. one instance with 25, 50, 100, 150 and 200 conversations, 30 s each, to find where its
-   p95 passes 1 s, and from that how many instances 1,000 conversations need.
+3. one instance with 25, 50, 100, 150 and 200 conversations (arriving over 15 s, then 30 s
+   each), to find where its p95 passes 1 s, and from that how many instances 1,000
+   conversations need.
 
 It prints errors (a reply that never came, an error reply, a refused request), lost turns,
 p50/p95/p99 latency (from sending a message to its first reply), messages a second, and the
@@ -42,7 +45,10 @@ RAMP = (25, 50, 100, 150, 200)
 RAMP_STEP_S = float(os.environ.get("SOAK_RAMP_SECONDS") or 30)
 THINK_S = (3.0, 7.0)
 REPLY_TIMEOUT_S = 30.0
-WARM_UP_S = 20.0
+# Arrivals over 30 s: all 200 within one think time (7 s, as earlier soaks had them) is a
+# burst of 28 new conversations a second, which also come back for their next conversation
+# all at once; a steady crowd of 200 starts about 4 a second.
+ARRIVAL_S = float(os.environ.get("SOAK_ARRIVAL_SECONDS") or 30)
 ERROR_REPLY = "something went wrong"
 
 PRESCREEN = ["I'm ready to get started", "it's for me", "I'm Sam", "34", "Ohio 43004",
@@ -60,30 +66,54 @@ def a_conversation() -> list[str]:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    # (channel, message, when sent, seconds) of each answered message: where the slow ones are.
+    answers: list[tuple[str, str, float, float]] = field(default_factory=list)
     errors: int = 0
     lost: int = 0
     sent: int = 0
     # Answered messages by channel: both halves of the crowd must show up in the figures.
     answered: dict[str, int] = field(default_factory=lambda: {"rest": 0, "widget": 0})
 
-    def row(self, wall_s: float) -> dict:
-        ordered = sorted(self.latencies) or [float("nan")]
+    def answer(self, channel: str, text: str, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.answered[channel] += 1
+        self.answers.append((channel, text, time.monotonic() - seconds, seconds))
 
-        def percentile(p: float) -> float:
+    def row(self, wall_s: float) -> dict:
+        def percentile(latencies: list[float], p: float) -> float:
+            ordered = sorted(latencies) or [float("nan")]
             return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
+        by_channel = {channel: percentile([s for c, _, _, s in self.answers if c == channel], 95)
+                      for channel in self.answered}
         return {"messages": self.sent, "errors": self.errors, "lost": self.lost,
-                "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
-                "messages_per_s": len(self.latencies) / wall_s, "answered": self.answered}
+                "p50_ms": percentile(self.latencies, 50),
+                "p95_ms": percentile(self.latencies, 95),
+                "p99_ms": percentile(self.latencies, 99),
+                "messages_per_s": len(self.latencies) / wall_s, "answered": self.answered,
+                "p95_by_channel_ms": by_channel, "answers": self.answers}
 
 
-async def rest_visitor(session, base_url: str, tally: Tally, until: float) -> None:
+@dataclass
+class Tallies:
+    """Messages sent while the crowd is still arriving are counted apart from the rest: the
+    figures are for the crowd once it is all there, and the arrival is shown on its own."""
+    steady_from: float
+    arriving: Tally = field(default_factory=Tally)
+    steady: Tally = field(default_factory=Tally)
+
+    def at(self, when: float) -> Tally:
+        return self.steady if when >= self.steady_from else self.arriving
+
+
+async def rest_visitor(session, base_url: str, tallies: Tallies, until: float) -> None:
     while time.monotonic() < until:
         conversation_id = None
         for text in a_conversation():
             if time.monotonic() >= until:
                 return
             body = {"message": text, **({"sender": conversation_id} if conversation_id else {})}
+            tally = tallies.at(time.monotonic())
             tally.sent += 1
             began = time.perf_counter()
             try:
@@ -98,12 +128,11 @@ async def rest_visitor(session, base_url: str, tally: Tally, until: float) -> No
             elif any(ERROR_REPLY in (reply.get("text") or "") for reply in replies):
                 tally.errors += 1
             else:
-                tally.latencies.append(time.perf_counter() - began)
-                tally.answered["rest"] += 1
+                tally.answer("rest", text, time.perf_counter() - began)
             await asyncio.sleep(random.uniform(*THINK_S))
 
 
-async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> None:
+async def widget_visitor(session, base_url: str, tallies: Tallies, until: float) -> None:
     import aiohttp
     import socketio
 
@@ -130,7 +159,7 @@ async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> 
             await client.emit("session_request", {"session_id": None})
             await asyncio.wait_for(confirmed.wait(), REPLY_TIMEOUT_S)
         except (OSError, asyncio.TimeoutError, socketio.exceptions.ConnectionError):
-            tally.errors += 1
+            tallies.at(time.monotonic()).errors += 1
             await client.disconnect()
             await http.close()
             await asyncio.sleep(1)
@@ -140,6 +169,7 @@ async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> 
                 if time.monotonic() >= until:
                     return
                 replies.clear()
+                tally = tallies.at(time.monotonic())
                 tally.sent += 1
                 began = time.perf_counter()
                 try:
@@ -153,31 +183,32 @@ async def widget_visitor(session, base_url: str, tally: Tally, until: float) -> 
                 if any(ERROR_REPLY in (message.get("text") or "") for _, message in replies):
                     tally.errors += 1
                 else:
-                    tally.latencies.append(replies[0][0] - began)
-                    tally.answered["widget"] += 1
+                    tally.answer("widget", text, replies[0][0] - began)
                 await asyncio.sleep(random.uniform(*THINK_S))
         finally:
             await client.disconnect()
             await http.close()
 
 
-async def crowd(base_url: str, size: int, seconds: float) -> dict:
+async def crowd(base_url: str, size: int, seconds: float, arrive_over_s: float) -> dict:
+    """`size` conversations arriving evenly over `arrive_over_s`, then `seconds` with all of
+    them there: a row for each part."""
     import aiohttp
 
-    tally = Tally()
     began = time.monotonic()
+    tallies = Tallies(steady_from=began + arrive_over_s)
     cpu_began = time.process_time()
-    until = began + seconds
+    until = began + arrive_over_s + seconds
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         visitors = []
         for number in range(size):
-            visitor = (rest_visitor(session, base_url, tally, until) if number % 2 == 0
-                       else widget_visitor(session, base_url, tally, until))
+            visitor = (rest_visitor(session, base_url, tallies, until) if number % 2 == 0
+                       else widget_visitor(session, base_url, tallies, until))
             visitors.append(asyncio.create_task(visitor))
-            # Arrivals spread over one think time, as a steady stream would have them, not
-            # all in the same second.
-            await asyncio.sleep(min(THINK_S[1], seconds / 4) / size)
+            # Arrivals spread out, as people reach out one by one, not all in the same second;
+            # that also keeps the conversations from starting again all at once.
+            await asyncio.sleep(arrive_over_s / size)
         outcomes = await asyncio.gather(*visitors, return_exceptions=True)
     crashed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if crashed:
@@ -187,7 +218,9 @@ async def crowd(base_url: str, size: int, seconds: float) -> dict:
                            f"{type(crashed[0]).__name__}: {crashed[0]}") from crashed[0]
     wall_s = time.monotonic() - began
     # The crowd runs on the servers' cores: how many of them it took itself.
-    return {**tally.row(wall_s), "generator_cores": (time.process_time() - cpu_began) / wall_s}
+    cores = (time.process_time() - cpu_began) / wall_s
+    return {"arriving": {**tallies.arriving.row(arrive_over_s), "generator_cores": cores},
+            "steady": {**tallies.steady.row(seconds), "generator_cores": cores}}
 
 
 class MemoryWatch:
@@ -242,21 +275,24 @@ def cluster_processes(cluster: Cluster) -> dict[str, int]:
     return named
 
 
-async def measured(base_url: str, size: int, seconds: float, processes: dict[str, int]):
+async def measured(base_url: str, size: int, seconds: float, processes: dict[str, int],
+                   arrive_over_s: float = ARRIVAL_S):
     watch = MemoryWatch(processes)
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch.run(stop))
-    row = await crowd(base_url, size, seconds)
+    rows = await crowd(base_url, size, seconds, arrive_over_s)
     stop.set()
     await watcher
-    return row, watch.summary(min(WARM_UP_S, seconds / 3))
+    # Memory after warm-up: once the whole crowd is there.
+    return rows, watch.summary(arrive_over_s)
 
 
 def print_row(label: str, row: dict) -> None:
     print(f"{label:<32} {row['messages']:>8} {row['errors']:>6} {row['lost']:>5} "
           f"{row['p50_ms']:>7.0f} {row['p95_ms']:>7.0f} {row['p99_ms']:>7.0f} "
-          f"{row['messages_per_s']:>6.1f}   answered: REST {row['answered']['rest']}, "
-          f"widget {row['answered']['widget']}; the crowd itself used "
+          f"{row['messages_per_s']:>6.1f}   answered: REST {row['answered']['rest']} (p95 "
+          f"{row['p95_by_channel_ms']['rest']:.0f} ms), widget {row['answered']['widget']} "
+          f"(p95 {row['p95_by_channel_ms']['widget']:.0f} ms); the crowd itself used "
           f"{row['generator_cores']:.2f} cores", flush=True)
 
 
@@ -274,20 +310,26 @@ HEADER = (f"{'':<32} {'messages':>8} {'errors':>6} {'lost':>5} {'p50 ms':>7} {'p
 
 async def soak(cluster: Cluster) -> None:
     processes = cluster_processes(cluster)
-    print(f"\n{CROWD} conversations for {DURATION_S:.0f} s; think time {THINK_S[0]:.0f}-"
-          f"{THINK_S[1]:.0f} s between messages\n{HEADER}")
-    row, memory = await measured(cluster.url, CROWD, DURATION_S, processes)
-    print_row("cluster (2 instances, HAProxy)", row)
+    print(f"\n{CROWD} conversations arriving over {ARRIVAL_S:.0f} s, then {DURATION_S:.0f} s "
+          f"with all of them; think time {THINK_S[0]:.0f}-{THINK_S[1]:.0f} s between "
+          f"messages\n{HEADER}")
+    rows, memory = await measured(cluster.url, CROWD, DURATION_S, processes)
+    print_row("cluster (2 instances, HAProxy)", rows["steady"])
+    print_row("  while they arrived", rows["arriving"])
     print_memory(memory)
     one = {name: pid for name, pid in processes.items() if name.endswith(" a")}
-    row, memory = await measured(cluster.instances["a"].rasa_url, CROWD, DURATION_S, one)
+    rows, memory = await measured(cluster.instances["a"].rasa_url, CROWD, DURATION_S, one)
     print(HEADER)
-    print_row("one instance", row)
+    print_row("one instance", rows["steady"])
+    print_row("  while they arrived", rows["arriving"])
     print_memory(memory)
-    print(f"\nOne instance, {RAMP_STEP_S:.0f} s at each size\n{HEADER}")
+    print(f"\nOne instance, {RAMP_STEP_S:.0f} s at each size (after {ARRIVAL_S / 2:.0f} s of "
+          f"arrivals)\n{HEADER}")
     holds = 0
     for size in RAMP:
-        row, _ = await measured(cluster.instances["a"].rasa_url, size, RAMP_STEP_S, one)
+        rows, _ = await measured(cluster.instances["a"].rasa_url, size, RAMP_STEP_S, one,
+                                 ARRIVAL_S / 2)
+        row = rows["steady"]
         print_row(f"one instance, {size} conversations", row)
         if row["p95_ms"] < 1000 and not row["errors"] and not row["lost"]:
             holds = size
