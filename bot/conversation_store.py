@@ -14,17 +14,20 @@ In the soak (2 instances, 200 conversations) the store was 29% of a Rasa instanc
 loop, which was busy 88% of the time. This store:
 - remembers, for the conversations it served lately, the stored rows of their session as the
   JSON text the database holds, and reads from the database only the rows written since,
-  together with the conversation's row count and newest row id in the same query. Another
-  instance's turns are rows written since too; a count or newest id that does not add up
-  (rows deleted, or committed out of order) means the conversation is read again in full,
-  as Rasa reads it;
+  together with the conversation's row count, newest row id and the timestamp of the row it
+  last knew as newest, in the same query. Another instance's turns are rows written since
+  too; a count, id or timestamp that does not add up (rows deleted, committed out of order,
+  or an id SQLite handed out again after its row was deleted) means the conversation is read
+  again in full, as Rasa reads it, and so does the turn after one that could not be decoded;
 - marks each tracker it builds with the number of rows it was built from, so a save writes
   the events after them without counting; a tracker it did not build is counted as Rasa does;
 - writes the rows Rasa writes, and publishes exactly those events, once they are committed;
 - does its database work on threads of its own.
 
 Each turn's tracker is still decoded afresh from text, so no turn can change what another
-turn starts from. The session is chosen as Rasa chooses it (events at or after the latest
+turn starts from. A conversation quiet for 15 minutes leaves memory within a minute, whether
+or not the instance serves anything else (a transcript is not kept longer than its turns
+need it). The session is chosen as Rasa chooses it (events at or after the latest
 session start's timestamp). One turn at a time per conversation across instances is the lock
 store's job, as it is for Rasa's own count.
 
@@ -40,6 +43,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -58,6 +62,8 @@ REMEMBERED_CONVERSATIONS = 400
 # A conversation quiet for longer is forgotten: its next turn reads it in full again, and a
 # transcript is not kept in memory longer than a turn needs it.
 REMEMBER_FOR_S = 15 * 60
+# How often an instance looks for quiet conversations even when it serves nothing at all.
+SWEEP_EVERY_S = 60.0
 # Set on each tracker this store builds or saves: how many of the session's events are
 # stored, so the next save writes only the ones after them.
 _ROWS_STORED = "_iop_rows_stored_in_session"
@@ -67,6 +73,9 @@ _ROWS_STORED = "_iop_rows_stored_in_session"
 class _StoredSession:
     total_rows: int  # every session's rows: with newest_id, tells a change nobody appended
     newest_id: int
+    # The newest row's timestamp: SQLite gives a deleted newest row's id to the next row
+    # written, and then count and newest id add up as before over a different row.
+    newest_timestamp: Optional[float]
     session_start: Optional[float]  # the latest SessionStarted's timestamp, as Rasa picks it
     rows: list  # (timestamp, data text) of the latest session, in id order
     used_at: float
@@ -84,6 +93,7 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         self._database_threads = concurrent.futures.ThreadPoolExecutor(
             1 if self.engine.dialect.name == "sqlite" else self.engine.pool.size(),
             thread_name_prefix="conversation-store")
+        _QuietConversationSweep.watch(self)
 
     async def _on_database_thread(self, work: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(
@@ -92,15 +102,51 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         return await self._on_database_thread(self._build_tracker, sender_id)
 
+    async def retrieve_full_tracker(self, conversation_id: str
+                                    ) -> Optional[DialogueStateTracker]:
+        return await self._on_database_thread(self._build_full_tracker, conversation_id)
+
+    async def keys(self) -> list[str]:
+        return await self._on_database_thread(self._stored_conversation_ids)
+
     def _build_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             stored = self._read_session(session, sender_id)
         if stored is None or not stored.rows or not self.domain:
             return None
-        tracker = DialogueStateTracker.from_dict(
-            sender_id, [json.loads(data) for _, data in stored.rows], self.domain.slots)
+        try:
+            tracker = DialogueStateTracker.from_dict(
+                sender_id, [json.loads(data) for _, data in stored.rows], self.domain.slots)
+        except Exception:
+            # A row that cannot be decoded may be mended in place, which no count or id shows:
+            # forgotten, the conversation is read in full on its next turn.
+            self._forget(sender_id)
+            raise
         setattr(tracker, _ROWS_STORED, len(stored.rows))
         return tracker
+
+    def _build_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """Every session's events, as Rasa's store reads them (the HTTP API's tracker)."""
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id,
+                                     fetch_events_from_all_sessions=True).all()
+        if not rows or not self.domain:
+            return None
+        return DialogueStateTracker.from_dict(
+            sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
+
+    def _stored_conversation_ids(self) -> list[str]:
+        with self.session_scope() as session:
+            return list(session.execute(
+                sa.select(self.SQLEvent.sender_id).distinct()).scalars())
+
+    def _forget(self, sender_id: str) -> None:
+        with self._remembered_lock:
+            self._remembered.pop(sender_id, None)
+
+    def forget_quiet_conversations(self) -> None:
+        with self._remembered_lock:
+            self._forget_quiet(time.monotonic())
 
     def _read_session(self, session: Any, sender_id: str) -> Optional[_StoredSession]:
         now = time.monotonic()
@@ -131,8 +177,16 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         when what is known no longer adds up."""
         events = self.SQLEvent.__table__
         of_sender = events.c.sender_id == sender_id
+        newest_id = sa.select(sa.func.max(events.c.id)).where(of_sender).scalar_subquery()
+        # The timestamp of the row that is newest now, or, with rows known, of the one that
+        # was newest then: by primary key either way.
+        anchor_id = newest_id if known is None else known.newest_id
+        anchor_timestamp = sa.select(events.c.timestamp).where(
+            of_sender, events.c.id == anchor_id).scalar_subquery()
         totals = sa.select(sa.func.count().label("total"),
-                           sa.func.max(events.c.id).label("newest")).where(of_sender).subquery()
+                           sa.func.max(events.c.id).label("newest"),
+                           anchor_timestamp.label("anchor_timestamp")
+                           ).where(of_sender).subquery()
         if known is None:
             latest_start = sa.select(sa.func.max(events.c.timestamp)).where(
                 of_sender, events.c.type_name == SessionStarted.type_name).scalar_subquery()
@@ -142,8 +196,8 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
             wanted = sa.and_(of_sender, events.c.id > known.newest_id)
         rows = sa.select(events.c.id, events.c.type_name, events.c.timestamp,
                          events.c.data).where(wanted).subquery()
-        query = (sa.select(totals.c.total, totals.c.newest, rows.c.id, rows.c.type_name,
-                           rows.c.timestamp, rows.c.data)
+        query = (sa.select(totals.c.total, totals.c.newest, totals.c.anchor_timestamp,
+                           rows.c.id, rows.c.type_name, rows.c.timestamp, rows.c.data)
                  .select_from(totals.outerjoin(rows, sa.true()))
                  .order_by(rows.c.id))
         result = session.execute(query).all()
@@ -152,10 +206,12 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         if known is None:
             starts = [row.timestamp for row in new_rows
                       if row.type_name == SessionStarted.type_name and row.timestamp is not None]
-            return _StoredSession(total or 0, newest or 0, max(starts, default=None),
+            return _StoredSession(total or 0, newest or 0, result[0].anchor_timestamp,
+                                  max(starts, default=None),
                                   [(row.timestamp, row.data) for row in new_rows], now)
-        if total != known.total_rows + len(new_rows) or (
-                newest or 0) != (new_rows[-1].id if new_rows else known.newest_id):
+        if (total != known.total_rows + len(new_rows)
+                or (newest or 0) != (new_rows[-1].id if new_rows else known.newest_id)
+                or result[0].anchor_timestamp != known.newest_timestamp):
             logger.info("a stored conversation changed other than by new events: read again")
             return None
         starts = [known.session_start] + [
@@ -164,7 +220,9 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         kept = known.rows + [(row.timestamp, row.data) for row in new_rows]
         if start is not None:  # as Rasa's query: at or after the latest start, if any
             kept = [row for row in kept if row[0] is not None and row[0] >= start]
-        return _StoredSession(total, newest or 0, start, kept, now)
+        return _StoredSession(total, newest or 0,
+                              new_rows[-1].timestamp if new_rows else known.newest_timestamp,
+                              start, kept, now)
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         return None  # published in `save`, with the events it writes
@@ -198,3 +256,34 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
             session.commit()
         setattr(tracker, _ROWS_STORED, stored + len(new_events))
         return written
+
+
+class _QuietConversationSweep:
+    """One thread per process that drops quiet conversations from every store's memory, so an
+    instance with no more turns to serve does not keep their transcripts. It holds the stores
+    weakly: a store no longer used (a test's, a reloaded model's) is not kept alive by it."""
+    _stores: "weakref.WeakSet[IncrementalSQLTrackerStore]" = weakref.WeakSet()
+    _thread: Optional[threading.Thread] = None
+    _guard = threading.Lock()
+    _wake = threading.Event()  # set: sweep now rather than at the next minute
+
+    @classmethod
+    def watch(cls, store: IncrementalSQLTrackerStore) -> None:
+        with cls._guard:
+            cls._stores.add(store)
+            if cls._thread is None:
+                cls._thread = threading.Thread(target=cls._sweep_forever, daemon=True,
+                                               name="quiet-conversation-sweep")
+                cls._thread.start()
+
+    @classmethod
+    def _sweep_forever(cls) -> None:
+        while True:
+            cls._wake.wait(SWEEP_EVERY_S)
+            cls._wake.clear()
+            cls.sweep_once()
+
+    @classmethod
+    def sweep_once(cls) -> None:
+        for store in list(cls._stores):
+            store.forget_quiet_conversations()

@@ -32,7 +32,9 @@ INSTANCE_NAMES = ("a", "b")
 # Connections each Rasa instance keeps to PostgreSQL for conversations, and how many more a
 # burst may open. With the leads pools (5 + 5 in each Rasa, action server, the console and
 # the consumer) two instances reach 100, PostgreSQL's default max_connections, only if every
-# pool bursts at once; the soak's 200 conversations used a fraction (README, Operations).
+# pool bursts at once. The conversation store does its database work on as many threads as
+# the pool holds (bot/conversation_store.py), one session each, so it never opens more than
+# the pool: the overflow is a margin, not something a busy instance relies on.
 TRACKER_POOL_SIZE = 10
 TRACKER_MAX_OVERFLOW = 10
 # `make run-cluster` starts again a process that exits, but not forever: one that keeps

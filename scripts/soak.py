@@ -5,10 +5,11 @@ Redis database), then:
 1. 200 conversations arriving over 30 s, then all 200 at once for 2 minutes, through the
    load balancer: half over the REST channel and half over the chat widget's socket.io,
    each a pre-screen or a few questions, started again when done. People read and type
-   between messages: each conversation waits 3-7 s (uniformly) before its next message, so
-   200 conversations send at most 40 a second (fewer: each gap also holds the reply, and a
-   widget conversation's connection). The 2 minutes with all of them there is the soak's
-   figure; the arrival gets a row of its own (SOAK_ARRIVAL_SECONDS makes it a sharper burst);
+   between messages: each conversation waits 3-7 s (uniformly, 5 s on average) before its
+   next message, so 200 conversations send about 40 a second on average at the very most
+   (fewer: each gap also holds the reply, and a widget conversation's connection). The 2
+   minutes with all of them there is the soak's figure; the arrival gets a row of its own
+   (SOAK_ARRIVAL_SECONDS makes it a sharper burst);
 2. the same crowd against one Rasa instance directly;
 3. one instance with 25, 50, 100, 150 and 200 conversations (arriving over 15 s, then 30 s
    each), to find where its p95 passes 1 s, and from that how many instances 1,000
@@ -80,6 +81,7 @@ class Tally:
         self.answers.append((channel, text, time.monotonic() - seconds, seconds))
 
     def row(self, wall_s: float) -> dict:
+        """The figures of `wall_s` seconds (no rate for none: SOAK_ARRIVAL_SECONDS=0)."""
         def percentile(latencies: list[float], p: float) -> float:
             ordered = sorted(latencies) or [float("nan")]
             return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
@@ -90,15 +92,17 @@ class Tally:
                 "p50_ms": percentile(self.latencies, 50),
                 "p95_ms": percentile(self.latencies, 95),
                 "p99_ms": percentile(self.latencies, 99),
-                "messages_per_s": len(self.latencies) / wall_s, "answered": self.answered,
+                "messages_per_s": len(self.latencies) / wall_s if wall_s > 0 else float("nan"),
+                "answered": self.answered,
                 "p95_by_channel_ms": by_channel, "answers": self.answers}
 
 
 @dataclass
 class Tallies:
     """Messages sent while the crowd is still arriving are counted apart from the rest: the
-    figures are for the crowd once it is all there, and the arrival is shown on its own."""
-    steady_from: float
+    figures are for the crowd once it is all there, and the arrival is shown on its own.
+    The steady part begins when the last conversation has started, not when it was due to."""
+    steady_from: float = math.inf
     arriving: Tally = field(default_factory=Tally)
     steady: Tally = field(default_factory=Tally)
 
@@ -192,11 +196,11 @@ async def widget_visitor(session, base_url: str, tallies: Tallies, until: float)
 
 async def crowd(base_url: str, size: int, seconds: float, arrive_over_s: float) -> dict:
     """`size` conversations arriving evenly over `arrive_over_s`, then `seconds` with all of
-    them there: a row for each part."""
+    them there: a row for each part, and when the last of them arrived."""
     import aiohttp
 
     began = time.monotonic()
-    tallies = Tallies(steady_from=began + arrive_over_s)
+    tallies = Tallies()
     cpu_began = time.process_time()
     until = began + arrive_over_s + seconds
     connector = aiohttp.TCPConnector(limit=0)
@@ -209,6 +213,7 @@ async def crowd(base_url: str, size: int, seconds: float, arrive_over_s: float) 
             # Arrivals spread out, as people reach out one by one, not all in the same second;
             # that also keeps the conversations from starting again all at once.
             await asyncio.sleep(arrive_over_s / size)
+        tallies.steady_from = time.monotonic()
         outcomes = await asyncio.gather(*visitors, return_exceptions=True)
     crashed = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     if crashed:
@@ -219,8 +224,11 @@ async def crowd(base_url: str, size: int, seconds: float, arrive_over_s: float) 
     wall_s = time.monotonic() - began
     # The crowd runs on the servers' cores: how many of them it took itself.
     cores = (time.process_time() - cpu_began) / wall_s
-    return {"arriving": {**tallies.arriving.row(arrive_over_s), "generator_cores": cores},
-            "steady": {**tallies.steady.row(seconds), "generator_cores": cores}}
+    arrived_s = tallies.steady_from - began
+    return {"arriving": {**tallies.arriving.row(arrived_s), "generator_cores": cores},
+            "steady": {**tallies.steady.row(until - tallies.steady_from),
+                       "generator_cores": cores},
+            "arrived_after_s": arrived_s}
 
 
 class MemoryWatch:
@@ -243,13 +251,14 @@ class MemoryWatch:
             except asyncio.TimeoutError:
                 pass
 
-    def summary(self, after_s: float) -> dict[str, tuple[float, float, float]]:
-        """Per process: peak after warm-up, final, and final as a share of that peak."""
+    def summary(self, after_s: float) -> dict[str, tuple[float, float, float, float]]:
+        """Per process, after warm-up: peak, final, final as a share of that peak (the
+        target), and final as a share of the first reading (growth while the crowd stayed)."""
         out = {}
         for name, samples in self.samples.items():
             warm = [rss for at, rss in samples if at >= after_s] or [rss for _, rss in samples]
             if warm:
-                out[name] = (max(warm), warm[-1], warm[-1] / max(warm))
+                out[name] = (max(warm), warm[-1], warm[-1] / max(warm), warm[-1] / warm[0])
         return out
 
 
@@ -284,7 +293,7 @@ async def measured(base_url: str, size: int, seconds: float, processes: dict[str
     stop.set()
     await watcher
     # Memory after warm-up: once the whole crowd is there.
-    return rows, watch.summary(arrive_over_s)
+    return rows, watch.summary(rows["arrived_after_s"])
 
 
 def print_row(label: str, row: dict) -> None:
@@ -296,11 +305,11 @@ def print_row(label: str, row: dict) -> None:
           f"{row['generator_cores']:.2f} cores", flush=True)
 
 
-def print_memory(memory: dict[str, tuple[float, float, float]]) -> None:
-    for name, (peak, final, share) in memory.items():
+def print_memory(memory: dict[str, tuple[float, float, float, float]]) -> None:
+    for name, (peak, final, share, growth) in memory.items():
         print(f"  {name:<12} peak {peak:7.0f} MB   final {final:7.0f} MB   "
-              f"final/peak {share:5.0%}")
-    total = sum(peak for peak, _, _ in memory.values())
+              f"final/peak {share:5.0%}   final/first {growth:5.0%}")
+    total = sum(peak for peak, *_ in memory.values())
     print(f"  {'all':<12} peak {total:7.0f} MB (sum of each process's peak)", flush=True)
 
 
@@ -331,8 +340,9 @@ async def soak(cluster: Cluster) -> None:
                                  ARRIVAL_S / 2)
         row = rows["steady"]
         print_row(f"one instance, {size} conversations", row)
-        if row["p95_ms"] < 1000 and not row["errors"] and not row["lost"]:
-            holds = size
+        if not (row["p95_ms"] < 1000 and not row["errors"] and not row["lost"]):
+            break  # a larger size that happened to pass after this one does not count
+        holds = size
     if holds:
         needed = math.ceil(1000 / holds)
         print(f"\nOne instance holds {holds} conversations at p95 under 1 s (of the sizes "

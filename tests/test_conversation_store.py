@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -233,6 +234,95 @@ def test_a_quiet_conversation_is_not_kept_in_memory(stores, monkeypatch):
     assert before == ["visitor-1"] and after == ["visitor-2"]
 
 
+def test_a_quiet_conversation_leaves_memory_while_the_instance_serves_nothing(stores,
+                                                                              monkeypatch):
+    ours, _, _ = stores
+
+    async def two_turns():
+        await serve_turn(ours, "visitor-1", a_turn(0, new_session=True))
+        await serve_turn(ours, "visitor-1", a_turn(1))
+    asyncio.run(two_turns())
+    assert list(ours._remembered) == ["visitor-1"]
+    later = time.monotonic() + conversation_store.REMEMBER_FOR_S + 1
+    monkeypatch.setattr(conversation_store.time, "monotonic", lambda: later)
+    # The sweep's thread is woken rather than waited for (it looks every minute); no turn
+    # is served from here on.
+    conversation_store._QuietConversationSweep._wake.set()
+    deadline = time.perf_counter() + 5
+    while ours._remembered and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert list(ours._remembered) == []
+
+
+@pytest.mark.parametrize("rows_written_after", [1, 2])
+def test_a_row_id_given_out_again_after_a_deletion_is_not_taken_for_the_old_row(
+        stores, rows_written_after):
+    """SQLite numbers a new row one past the highest id left, so a deleted newest row's id
+    goes to the next row written: count and newest id add up as if nothing had changed."""
+    ours, _, rasas = stores
+
+    async def conversation():
+        for number in range(2):
+            await serve_turn(ours, "visitor-1", a_turn(number, new_session=number == 0))
+        await ours.retrieve("visitor-1")  # our store now knows the newest row, "reply 1"
+        with ours.engine.begin() as connection:
+            connection.execute(sa.text(
+                "DELETE FROM events WHERE id = (SELECT max(id) FROM events)"))
+        # Made now: an event stamped before the session started would not be in the session.
+        turn = [BotUttered("written after the deletion"), ActionExecuted("action_listen")]
+        await serve_turn(rasas, "visitor-1", turn[:rows_written_after])
+        return (stored_as(await ours.retrieve("visitor-1")),
+                stored_as(await rasas.retrieve("visitor-1")))
+
+    ours_read, rasas_read = asyncio.run(conversation())
+    texts = [event.get("text") for event in ours_read[0]]
+    assert "reply 1" not in texts, texts
+    assert "written after the deletion" in texts, texts
+    assert ours_read == rasas_read
+
+
+def test_a_row_that_could_not_be_decoded_is_read_again_once_mended(stores):
+    ours, other_instance, rasas = stores
+
+    def rewrite(old: str, new: str) -> None:
+        with ours.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE events SET data = replace(data, :old, :new)"),
+                               {"old": old, "new": new})
+
+    async def conversation():
+        await serve_turn(ours, "visitor-1", a_turn(0, new_session=True))
+        await serve_turn(other_instance, "visitor-1", a_turn(1))
+        rewrite('"text": "reply 1"', '"text": "reply 1')  # broken JSON, as a bad write
+        with pytest.raises(ValueError):
+            await ours.retrieve("visitor-1")
+        rewrite('"text": "reply 1', '"text": "reply 1"')  # mended in place
+        return (stored_as(await ours.retrieve("visitor-1")),
+                stored_as(await rasas.retrieve("visitor-1")))
+
+    ours_read, rasas_read = asyncio.run(conversation())
+    assert "reply 1" in [event.get("text") for event in ours_read[0]]
+    assert ours_read == rasas_read
+
+
+def test_every_session_and_every_conversation_read_as_rasas_store_reads_them(stores):
+    ours, _, rasas = stores
+
+    async def conversations():
+        for number in range(4):
+            await serve_turn(ours, f"visitor-{number % 2}",
+                             a_turn(number, new_session=number in (0, 1, 3)))
+        return ([stored_as(await store.retrieve_full_tracker(f"visitor-{n}"))
+                 for n in range(2) for store in (ours, rasas)]
+                + [sorted(await store.keys()) for store in (ours, rasas)]
+                + [await ours.retrieve_full_tracker("nobody")])
+
+    o0, r0, o1, r1, our_keys, rasas_keys, nobody = asyncio.run(conversations())
+    assert o0 == r0 and o1 == r1 and our_keys == rasas_keys == ["visitor-0", "visitor-1"]
+    # Both sessions of visitor-1 (turns 1 and 3), where `retrieve` has only the latest.
+    assert [e.get("text") for e in o1[0] if e["event"] == "user"] == ["message 1", "message 3"]
+    assert nobody is None
+
+
 def test_stored_events_decode_to_the_classes_rasas_lookup_finds(monkeypatch):
     from rasa.shared.core.events import Event
     from rasa.shared.utils.common import all_subclasses
@@ -276,7 +366,13 @@ def test_rows_are_written_as_rasas_store_writes_them(stores):
     assert ("user", "faq") in [(row[1], row[3]) for row in rows if row[0] == "visitor-ours"]
 
 
-def test_other_conversations_go_on_while_the_database_is_slow(tmp_path):
+READS = {"retrieve": lambda store: store.retrieve("visitor-1"),
+         "retrieve_full_tracker": lambda store: store.retrieve_full_tracker("visitor-1"),
+         "keys": lambda store: store.keys()}
+
+
+@pytest.mark.parametrize("read", READS)
+def test_other_conversations_go_on_while_the_database_is_slow(tmp_path, read):
     """A query waiting on the database must not hold the instance's event loop, which every
     other conversation on it shares (PostgreSQL, production's engine: a table lock held by
     another connection makes the store's read wait)."""
@@ -300,14 +396,17 @@ def test_other_conversations_go_on_while_the_database_is_slow(tmp_path):
             ticking = asyncio.create_task(another_conversation())
             await asyncio.sleep(0)
             release.start()
-            tracker = await ours.retrieve("visitor-1")
+            answer = await READS[read](ours)
             ticking.cancel()
-            return ticks, tracker
+            return ticks, answer
 
         try:
-            ticks_during_the_read, tracker = asyncio.run(a_read_while_the_table_is_locked())
+            ticks_during_the_read, answer = asyncio.run(a_read_while_the_table_is_locked())
         finally:
             release.join()
             blocker.close()
     assert ticks_during_the_read >= 10
-    assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == ["message 0"]
+    if read == "keys":
+        assert list(answer) == ["visitor-1"]
+    else:
+        assert [e.text for e in answer.events if isinstance(e, UserUttered)] == ["message 0"]
