@@ -115,8 +115,7 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
         if stored is None or not stored.rows or not self.domain:
             return None
         try:
-            tracker = DialogueStateTracker.from_dict(
-                sender_id, [json.loads(data) for _, data in stored.rows], self.domain.slots)
+            tracker = self._tracker_from(sender_id, [data for _, data in stored.rows])
         except Exception:
             # A row that cannot be decoded may be mended in place, which no count or id shows:
             # forgotten, the conversation is read in full on its next turn.
@@ -132,8 +131,11 @@ class IncrementalSQLTrackerStore(SQLTrackerStore):
                                      fetch_events_from_all_sessions=True).all()
         if not rows or not self.domain:
             return None
+        return self._tracker_from(sender_id, [row.data for row in rows])
+
+    def _tracker_from(self, sender_id: str, stored_texts: list[str]) -> DialogueStateTracker:
         return DialogueStateTracker.from_dict(
-            sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
+            sender_id, [json.loads(text) for text in stored_texts], self.domain.slots)
 
     def _stored_conversation_ids(self) -> list[str]:
         with self.session_scope() as session:
